@@ -1,0 +1,60 @@
+"""league_api: a league and match API whose every write endpoint is safe to retry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+API_PREFIX = "/api/v1"
+
+DEFAULTS: dict[str, Any] = {
+    "SQLALCHEMY_DATABASE_URI": "sqlite:///league_api.sqlite",
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "IDEMPOTENCY_TTL_SECONDS": 86400,
+    # How long a keyed duplicate waits for the first request before a 409 in_use.
+    "IDEMPOTENCY_LOCK_TIMEOUT_MS": 5000,
+    "IDEMPOTENCY_RETRY_AFTER_SECONDS": 1,
+    "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    "SQLITE_SYNCHRONOUS": "FULL",
+    # Create missing tables when the app starts, so the first `flask run` just works.
+    "AUTO_INIT_DB": True,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Mount the whole API on a host app: models, blueprints under /api/v1, errors, CLI."""
+    from league_api import cli, idempotency
+    from league_api import db as database
+    from league_api.api import api
+    from league_api.auth import current_key_id
+    from league_api.errors import register_error_handlers
+
+    for name, value in DEFAULTS.items():
+        app.config.setdefault(name, value)
+    database.init_app(app)
+    idempotency.init_app(app, identity=current_key_id)
+    register_error_handlers(app, API_PREFIX)
+    app.register_blueprint(api, url_prefix=API_PREFIX)
+    cli.init_app(app)
+    if app.config["AUTO_INIT_DB"]:
+        with app.app_context():
+            database.init_db()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Defaults, then instance/config.py, then FLASK_* variables, then ``test_config``."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    init_app(app)
+    return app
+
+
+__all__ = ["API_PREFIX", "create_app", "init_app"]

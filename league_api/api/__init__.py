@@ -1,0 +1,35 @@
+"""The ``/api/v1`` blueprint: request guards shared by every area, then one module per area."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+
+from league_api.errors import APIError
+from league_api.idempotency import begin_write_for_view
+
+api = Blueprint("api", __name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@api.before_request
+def guard_request() -> None:
+    """Size limit first (API.md 3, step 1), then the write lock for write views."""
+    limit = current_app.config["MAX_BODY_BYTES"]
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise APIError(413, "error_payload_too_large", f"request bodies are at most {limit} bytes")
+    if request.method not in SAFE_METHODS:
+        # Reading now makes a chunked body over the limit a 413 before authentication.
+        request.get_data(cache=True)
+    begin_write_for_view(current_app.view_functions.get(request.endpoint))
+
+
+def register_areas() -> None:
+    from league_api.api import tickets
+
+    for module in (tickets,):
+        api.register_blueprint(module.bp)
+
+
+register_areas()

@@ -1,0 +1,155 @@
+"""API keys: issuing (hashed), Bearer authentication, kinds and scopes."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import g, request
+from sqlalchemy import select
+
+from league_api.db import db
+from league_api.errors import APIError
+from league_api.models import ApiKey, User
+
+KINDS = ("personal", "game", "league")
+
+# Each scope's levels, lowest first; a higher level implies the lower ones.
+SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
+    "matches.user_matches": ("none", "read", "read-write"),
+    "matches.team_matches": ("none", "read", "read-write"),
+    "game.lifecycle": ("none", "read", "read-write"),
+    "game.scores": ("none", "write"),
+    "leagues.seasons": ("none", "read", "read-write"),
+    "leagues.tickets": ("none", "read", "read-write"),
+    "chat.read": ("off", "on"),
+    "chat.write": ("off", "on"),
+    "tickets.read": ("off", "on"),
+    "tickets.write": ("off", "on"),
+}
+# On/off write scopes that imply their read twin.
+IMPLIED_READS = {"chat.read": "chat.write", "tickets.read": "tickets.write"}
+
+PERSONAL_FULL_SCOPES = {
+    "matches.user_matches": "read-write",
+    "matches.team_matches": "read-write",
+    "chat.read": "on",
+    "chat.write": "on",
+    "tickets.read": "on",
+    "tickets.write": "on",
+}
+
+
+def hash_key(plaintext: str) -> str:
+    # Keys carry 256 random bits, so a fast hash cannot be brute-forced; no salt needed.
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def validate_scopes(scopes: dict[str, str]) -> dict[str, str]:
+    """Reject unknown scopes and levels (used by the CLI before storing a key)."""
+    for name, level in scopes.items():
+        if name not in SCOPE_LEVELS:
+            raise ValueError(f"unknown scope {name!r}")
+        if level not in SCOPE_LEVELS[name]:
+            raise ValueError(f"scope {name} takes one of {', '.join(SCOPE_LEVELS[name])}")
+    return scopes
+
+
+def issue_key(
+    name: str,
+    kind: str,
+    owner: User,
+    scopes: dict[str, str],
+    game_id: str | None = None,
+    league_id: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; the plaintext is returned once and never stored."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    if (kind == "game") != (game_id is not None) or (kind == "league") != (league_id is not None):
+        raise ValueError("a game key needs a game, a league key a league, a personal key neither")
+    plaintext = "lk_" + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        key_hash=hash_key(plaintext),
+        prefix=plaintext[:10],
+        kind=kind,
+        owner_id=owner.id,
+        game_id=game_id,
+        league_id=league_id,
+        scopes=validate_scopes(dict(scopes)),
+    )
+    db.session.add(key)
+    db.session.flush()
+    return key, plaintext
+
+
+def has_scope(scopes: dict[str, Any], name: str, level: str) -> bool:
+    levels = SCOPE_LEVELS[name]
+    granted = levels.index(scopes.get(name, levels[0])) if scopes.get(name) in levels else 0
+    if granted >= levels.index(level):
+        return True
+    implied_by = IMPLIED_READS.get(name)
+    return implied_by is not None and scopes.get(implied_by) == "on"
+
+
+def authenticate() -> ApiKey:
+    """The request's live API key, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise APIError(401, "error_api_key_required", "send Authorization: Bearer <api key>")
+    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+    if key is None or key.revoked_at is not None:
+        raise APIError(401, "error_api_key_invalid", "unknown or revoked API key")
+    return key
+
+
+def _parse_requirement(requirement: str) -> tuple[str, str]:
+    """``"tickets.write"`` means on; ``"game.lifecycle:read"`` names a level."""
+    name, _, level = requirement.partition(":")
+    if name not in SCOPE_LEVELS:
+        raise ValueError(f"unknown scope {name!r}")
+    level = level or SCOPE_LEVELS[name][-1]
+    if level not in SCOPE_LEVELS[name]:
+        raise ValueError(f"unknown level {level!r} for {name}")
+    return name, level
+
+
+def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Authenticate, then demand a key of ``kind`` holding the scope ``requirement``."""
+    scope_name, level = _parse_requirement(requirement)
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            key = authenticate()
+            if key.kind != kind:
+                raise APIError(
+                    403, "error_api_key_permission_denied", f"this endpoint needs a {kind} key"
+                )
+            if not has_scope(key.scopes or {}, scope_name, level):
+                raise APIError(
+                    403,
+                    "error_api_key_permission_denied",
+                    f"this key lacks the scope {scope_name} ({level})",
+                )
+            g.api_key = key
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_key() -> ApiKey:
+    return g.api_key
+
+
+def current_key_id() -> str:
+    """The idempotency scope's caller: records never cross API keys."""
+    return g.api_key.id

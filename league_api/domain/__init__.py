@@ -1,0 +1,1 @@
+"""Domain rules: what may happen to leagues, matches and tickets, independent of HTTP."""

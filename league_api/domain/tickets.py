@@ -1,0 +1,76 @@
+"""Support tickets: numbering, replies and closing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from league_api.db import db
+from league_api.errors import APIError
+from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
+
+
+def _next_ticket_number() -> int:
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(ticket_number_sequence.next_value())
+    # SQLite: the request holds the write lock, so MAX+1 cannot race (the unique index checks).
+    return (session.scalar(select(func.max(SupportTicket.ticket_number))) or 0) + 1
+
+
+def open_ticket(owner_id: str, subject: str, description: str, category: str) -> SupportTicket:
+    ticket = SupportTicket(
+        ticket_number=_next_ticket_number(),
+        owner_id=owner_id,
+        subject=subject,
+        description=description,
+        category=category,
+        status="open",
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    return ticket
+
+
+def owned_ticket(owner_id: str, ticket_id: str, for_update: bool = False) -> SupportTicket:
+    """The owner's ticket; another user's is a 404 so its existence is not revealed."""
+    query = select(SupportTicket).where(
+        SupportTicket.id == ticket_id, SupportTicket.owner_id == owner_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    ticket = db.session.scalar(query)
+    if ticket is None:
+        raise APIError(404, "error_ticket_not_found", "no such ticket")
+    return ticket
+
+
+def _require_open(ticket: SupportTicket) -> None:
+    if ticket.status == "closed":
+        raise APIError(409, "error_ticket_closed", "the ticket is closed")
+
+
+def add_message(ticket: SupportTicket, author_id: str, content: str) -> TicketMessage:
+    _require_open(ticket)
+    message = TicketMessage(ticket_id=ticket.id, author_id=author_id, content=content)
+    db.session.add(message)
+    ticket.updated_at = utcnow()
+    db.session.flush()
+    return message
+
+
+def close_ticket(ticket: SupportTicket) -> None:
+    _require_open(ticket)
+    ticket.status = "closed"
+    db.session.flush()
+
+
+def list_tickets(owner_id: str, limit: int, cursor: str | None) -> tuple[list[SupportTicket], bool]:
+    """Newest first; the cursor is the last ticket number seen."""
+    query = select(SupportTicket).where(SupportTicket.owner_id == owner_id)
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise APIError(400, "error_invalid_request", {"cursor": ["Not a valid cursor."]})
+        query = query.where(SupportTicket.ticket_number < int(cursor))
+    query = query.order_by(SupportTicket.ticket_number.desc()).limit(limit + 1)
+    rows = list(db.session.scalars(query))
+    return rows[:limit], len(rows) > limit

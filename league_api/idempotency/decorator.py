@@ -1,0 +1,183 @@
+"""``@idempotent``: run a write view exactly once per Idempotency-Key."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import rfc8785
+from flask import Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from league_api.db import (
+    WriteLockTimeout,
+    begin_write,
+    db,
+    ensure_write_transaction,
+    run_write,
+)
+from league_api.errors import APIError
+from league_api.idempotency.fingerprint import fingerprint, scope_hash
+from league_api.idempotency.store import Claim, ClaimTimeout, StoredResponse, store_for
+from league_api.jsonbody import json_object_body
+
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Only these are stored and replayed; never Set-Cookie or anything session-bound.
+STORED_HEADERS = ("Content-Type", "Location")
+EXTENSION = "league_api.idempotency"
+
+Identity = Callable[[], str]
+
+
+def init_app(app: Any, identity: Identity | None = None) -> None:
+    """Set the default caller identity used to scope records (e.g. the API key id)."""
+    app.config.setdefault("IDEMPOTENCY_TTL_SECONDS", 86400)
+    app.config.setdefault("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000)
+    app.config.setdefault("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1)
+    app.extensions[EXTENSION] = {"identity": identity}
+
+
+def key_in_use() -> APIError:
+    retry_after = str(current_app.config.get("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1))
+    return APIError(
+        409,
+        "error_idempotency_key_in_use",
+        "a request with this key is still being processed; retry later",
+        {"Retry-After": retry_after},
+    )
+
+
+def read_key() -> str | None:
+    """The request's key, None without the header; 400 for a malformed or repeated one."""
+    values = request.headers.getlist(KEY_HEADER)
+    if not values:
+        return None
+    key = values[0]
+    if len(values) > 1 or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
+        raise APIError(
+            400,
+            "error_idempotency_key_invalid",
+            "Idempotency-Key must be one header of 1-255 visible ASCII characters",
+        )
+    return key
+
+
+def begin_write_for_view(view: Callable[..., Any]) -> None:
+    """Begin a marked view's write transaction; a lock timeout on a keyed request is a 409."""
+    try:
+        ensure_write_transaction(view)
+    except WriteLockTimeout:
+        if getattr(view, "idempotent", False) and request.headers.get(KEY_HEADER):
+            raise key_in_use() from None
+        raise
+
+
+def idempotent(view: Callable[..., Any] | None = None, *, identity: Identity | None = None):
+    """Decorate a write view; usable bare (``@idempotent``) or with ``identity=``."""
+    if view is None:
+        return functools.partial(idempotent, identity=identity)
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        key = read_key()
+        body = json_object_body()
+        if key is None:
+            return run_write(view, *args, **kwargs)
+        return _run_keyed(view, args, kwargs, key, body, identity)
+
+    wrapper.write_transaction = True  # type: ignore[attr-defined]
+    wrapper.idempotent = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _caller(identity: Identity | None) -> str:
+    identity = identity or current_app.extensions.get(EXTENSION, {}).get("identity")
+    if identity is None:
+        raise RuntimeError("@idempotent needs an identity: pass identity= or call init_app")
+    return str(identity())
+
+
+def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | None) -> Response:
+    config = current_app.config
+    try:
+        request_fingerprint = fingerprint(body, request.query_string)
+    except rfc8785.CanonicalizationError:
+        raise APIError(400, "error_invalid_json", "body holds a value JSON cannot carry") from None
+    caller = _caller(identity)
+    scope = scope_hash(caller, request.method, request.script_root + request.path, key)
+
+    try:
+        begin_write()
+    except WriteLockTimeout:
+        raise key_in_use() from None
+    session = db.session
+    store = store_for(session, int(config.get("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000)))
+    try:
+        claim = store.claim(session, scope, caller, request_fingerprint)
+    except ClaimTimeout:
+        session.rollback()
+        raise key_in_use() from None
+    if claim.conflict or claim.stored is not None:
+        session.rollback()  # nothing was written; this only releases the lock
+        return _answer_from_record(claim)
+
+    response = _run_view_in_savepoint(view, args, kwargs)
+    if response.status_code >= 500:
+        session.rollback()
+        return response
+    stored = StoredResponse(
+        response.status_code,
+        {name: response.headers[name] for name in STORED_HEADERS if name in response.headers},
+        response.get_data(),
+    )
+    ttl = int(config.get("IDEMPOTENCY_TTL_SECONDS", 86400))
+    store.save(session, claim, scope, caller, request_fingerprint, stored, ttl)
+    hook = config.get("IDEMPOTENCY_TEST_BEFORE_COMMIT")
+    if hook is not None:
+        hook(key)
+    session.commit()
+    return response
+
+
+def _answer_from_record(claim: Claim) -> Response:
+    if claim.conflict:
+        raise APIError(
+            409,
+            "error_idempotency_key_conflict",
+            "this Idempotency-Key was used with a different request body",
+        )
+    stored = claim.stored
+    assert stored is not None
+    response = Response(stored.body, status=stored.status_code)
+    del response.headers["Content-Type"]
+    for name, value in stored.headers.items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _run_view_in_savepoint(view, args: tuple, kwargs: dict) -> Response:
+    """Run the view; a raised 4xx becomes the stored answer and its writes are undone."""
+    savepoint = db.session.begin_nested()
+    try:
+        response = current_app.make_response(view(*args, **kwargs))
+    except HTTPException as error:
+        if (error.code or 500) >= 500:
+            db.session.rollback()
+            raise
+        savepoint.rollback()
+        return _render_http_error(error)
+    except BaseException:
+        db.session.rollback()
+        raise
+    savepoint.commit()
+    return response
+
+
+def _render_http_error(error: HTTPException) -> Response:
+    handled = current_app.handle_http_exception(error)
+    if isinstance(handled, HTTPException):
+        return handled.get_response()
+    return current_app.make_response(handled)

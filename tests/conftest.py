@@ -1,0 +1,217 @@
+"""Shared fixtures: a real database per test (an SQLite file, or PostgreSQL when
+LEAGUE_API_TEST_DATABASE_URL names one), the demo world, and real gunicorn servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine
+
+from league_api import create_app
+from league_api.db import db
+
+# Set by .ci/run for the PostgreSQL pass; a plain `pytest` runs on SQLite files alone.
+POSTGRES_URL = os.environ.get("LEAGUE_API_TEST_DATABASE_URL")
+BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
+
+
+def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A fresh, empty database for one test."""
+    if POSTGRES_URL:
+        reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'league.sqlite'}"
+
+
+def make_app(database_url: str, **config: Any):
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **config})
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Override in a module to give its ``app`` extra configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_config: dict[str, Any]) -> Iterator[Any]:
+    app = make_app(database_url, **app_config)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def seed_world(runner) -> dict[str, dict[str, str]]:
+    result = runner.invoke(args=["demo-seed"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def world(runner) -> dict[str, dict[str, str]]:
+    """The demo world of API.md section 7: ids by name and plaintext keys."""
+    return seed_world(runner)
+
+
+class Api:
+    """Test-client calls under /api/v1 as a named demo key (``who``)."""
+
+    def __init__(self, client, world: dict[str, dict[str, str]]) -> None:
+        self.client = client
+        self.world = world
+
+    def headers(self, who: str | None = None, key: str | None = None, **extra: str):
+        headers = dict(extra)
+        if who is not None:
+            headers["Authorization"] = f"Bearer {self.world['keys'][who]}"
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return headers
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        who: str | None = None,
+        json_body: Any = None,
+        key: str | None = None,
+        **kwargs: Any,
+    ):
+        headers = {**self.headers(who, key), **kwargs.pop("headers", {})}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, who: str | None = None, **kwargs: Any):
+        return self.call("GET", path, who, **kwargs)
+
+    def post(self, path: str, who: str | None = None, json_body: Any = None, **kwargs: Any):
+        return self.call("POST", path, who, json_body, **kwargs)
+
+    def patch(self, path: str, who: str | None = None, json_body: Any = None, **kwargs: Any):
+        return self.call("PATCH", path, who, json_body, **kwargs)
+
+
+@pytest.fixture
+def api(client, world) -> Api:
+    return Api(client, world)
+
+
+# -- real server processes --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A gunicorn master with N workers serving league_api on one database."""
+
+    def __init__(self, database_url: str, workers: int, log_path: Path, env: dict[str, str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api/v1"
+        self.log_path = log_path
+        server_env = {
+            **os.environ,
+            "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
+            **env,
+        }
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--graceful-timeout",
+                "2",
+                "league_api:create_app()",
+            ],
+            env=server_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_until_ready()
+
+    def wait_until_ready(self, timeout: float = 30.0) -> None:
+        """Block until a worker answers (bounded); not a race, just process start-up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                requests.get(self.url + "/", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("gunicorn did not start in time")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path):
+    """Factory: ``live_server(workers=4, env={...})`` starts gunicorn; all stop at teardown."""
+    servers: list[LiveServer] = []
+
+    def start(workers: int = 4, env: dict[str, str] | None = None) -> LiveServer:
+        server = LiveServer(database_url, workers, tmp_path / "gunicorn.log", env or {})
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def served_world(database_url: str) -> dict[str, dict[str, str]]:
+    """The demo world seeded into the database a live server will use."""
+    app = make_app(database_url)
+    world = seed_world(app.test_cli_runner())
+    with app.app_context():
+        db.engine.dispose()
+    return world
