@@ -26,9 +26,9 @@ def guard_request() -> None:
 
 
 def register_areas() -> None:
-    from league_api.api import tickets
+    from league_api.api import chat, game, leagues, matches, scores, tickets
 
-    for module in (tickets,):
+    for module in (game, leagues, matches, scores, chat, tickets):
         api.register_blueprint(module.bp)
 
 
