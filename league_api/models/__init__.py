@@ -3,6 +3,7 @@
 from league_api.idempotency.model import IdempotencyRecord
 from league_api.models.accounts import ApiKey, Game, League, Team, User, league_games, team_members
 from league_api.models.base import isoformat, new_id, utcnow
+from league_api.models.leagues import LeagueTicket, LeagueTicketMessage, Season
 from league_api.models.matches import ChatMessage, ChatReport, MapScore, Match, RosterEntry
 from league_api.models.tickets import SupportTicket, TicketMessage, ticket_number_sequence
 
@@ -13,9 +14,12 @@ __all__ = [
     "MapScore",
     "Match",
     "RosterEntry",
+    "Season",
     "Game",
     "IdempotencyRecord",
     "League",
+    "LeagueTicket",
+    "LeagueTicketMessage",
     "SupportTicket",
     "Team",
     "TicketMessage",
