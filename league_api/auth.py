@@ -89,7 +89,8 @@ def issue_key(
 
 def has_scope(scopes: dict[str, Any], name: str, level: str) -> bool:
     levels = SCOPE_LEVELS[name]
-    granted = levels.index(scopes.get(name, levels[0])) if scopes.get(name) in levels else 0
+    value = scopes.get(name)
+    granted = levels.index(value) if value in levels else 0
     if granted >= levels.index(level):
         return True
     implied_by = IMPLIED_READS.get(name)
