@@ -55,11 +55,14 @@ def read_key() -> str | None:
     if not values:
         return None
     key = values[0]
-    if len(values) > 1 or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
+    # WSGI servers (gunicorn, werkzeug) join a repeated header into one value with commas
+    # (RFC 9110 5.3), so a comma is how a repeated Idempotency-Key reaches us: invalid.
+    repeated = len(values) > 1 or "," in key
+    if repeated or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
         raise APIError(
             400,
             "error_idempotency_key_invalid",
-            "Idempotency-Key must be one header of 1-255 visible ASCII characters",
+            "Idempotency-Key must be one header of 1-255 visible ASCII characters, no comma",
         )
     return key
 
