@@ -1,0 +1,213 @@
+"""The keyed path's SQL budget, counted statement by statement against the unkeyed baseline.
+
+The idempotency layer promises one indexed read plus one write inside the request's own
+transaction: no extra commit, no extra query. These tests count what actually reaches the
+database (``before_cursor_execute``, plus the engine's commit/rollback events) for
+``POST /tickets`` and compare each keyed request kind with the same request sent without a key.
+Deterministic: nothing here is timed (speed is measured in bench/).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from league_api.db import db
+
+TICKET = {"subject": "Lag", "description": "The lobby lags", "category": "technical_bug"}
+RECORDS = "idempotency_records"
+
+
+def statement_kind(statement: str) -> str:
+    """A short, stable label: verb plus table (or function), e.g. ``SELECT api_keys``."""
+    text = " ".join(statement.split())
+    verb = text.split(" ", 1)[0].upper()
+    if verb == "SELECT":
+        table = re.search(r"\bFROM (\w+)", text)
+        if table:
+            return f"SELECT {table.group(1)}"
+        function = re.match(r"SELECT (\w+)\(", text)
+        return f"SELECT {function.group(1)}()" if function else "SELECT"
+    if verb == "INSERT":
+        table = re.match(r"INSERT INTO (\w+)", text)
+        suffix = " ON CONFLICT" if " ON CONFLICT " in text else ""
+        return f"INSERT {table.group(1) if table else '?'}{suffix}"
+    if verb in {"UPDATE", "DELETE"}:
+        table = re.match(r"(?:UPDATE|DELETE FROM) (\w+)", text)
+        return f"{verb} {table.group(1) if table else '?'}"
+    if verb == "RELEASE":
+        return "RELEASE SAVEPOINT"
+    if verb == "ROLLBACK":
+        return "ROLLBACK TO SAVEPOINT" if " TO " in text.upper() else "ROLLBACK"
+    if verb == "BEGIN":
+        return text.upper()
+    return verb
+
+
+class StatementLog:
+    """Every statement and transaction end the app's engine sees, as kinds."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+        self.raw: list[tuple[str, Any]] = []
+
+    def clear(self) -> None:
+        self.kinds.clear()
+        self.raw.clear()
+
+    def on_execute(self, _conn, _cursor, statement, parameters, _context, _many) -> None:
+        self.kinds.append(statement_kind(statement))
+        self.raw.append((statement, parameters))
+
+    def on_commit(self, _conn) -> None:
+        self.kinds.append("COMMIT")
+
+    def on_rollback(self, _conn) -> None:
+        self.kinds.append("ROLLBACK")
+
+
+@pytest.fixture
+def statements(app) -> Iterator[StatementLog]:
+    log = StatementLog()
+    with app.app_context():
+        engine = db.engine
+    hooks = [
+        ("before_cursor_execute", log.on_execute),
+        ("commit", log.on_commit),
+        ("rollback", log.on_rollback),
+    ]
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
+    yield log
+    for name, hook in hooks:
+        event.remove(engine, name, hook)
+
+
+@pytest.fixture
+def dialect(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+def send(api, statements: StatementLog, key: str | None = None, body: Any = None):
+    """One ticket creation; returns (response, the statement kinds it caused)."""
+    statements.clear()
+    response = api.post("/tickets", "alice", body or TICKET, key=key)
+    return response, list(statements.kinds)
+
+
+def split_baseline(kinds: list[str]) -> tuple[list[str], list[str]]:
+    """Cut an unkeyed request into (transaction start + authentication, the view's work)."""
+    assert kinds[-1] == "COMMIT" and kinds.count("COMMIT") == 1, kinds
+    auth = kinds.index("SELECT api_keys")
+    return kinds[: auth + 1], kinds[auth + 1 : -1]
+
+
+# What the layer adds around the view, per database (store.py documents both strategies).
+CLAIM = {
+    # The request already holds SQLite's write lock: one indexed read decides.
+    "sqlite": [f"SELECT {RECORDS}"],
+    # A read for the replay fast path, then the claim with a lock timeout bounded to it.
+    "postgresql": [
+        f"SELECT {RECORDS}",
+        "SELECT set_config()",
+        f"INSERT {RECORDS} ON CONFLICT",
+        "SELECT set_config()",
+    ],
+}
+SAVE = {"sqlite": [f"INSERT {RECORDS}"], "postgresql": [f"UPDATE {RECORDS}"]}
+
+
+@pytest.fixture
+def baseline(api, statements) -> tuple[list[str], list[str]]:
+    send(api, statements)  # warm-up: first use of each statement and connection
+    response, kinds = send(api, statements)
+    assert response.status_code == 201
+    return split_baseline(kinds)
+
+
+def test_unkeyed_request_is_one_transaction_with_one_commit(baseline, dialect):
+    prefix, view = baseline
+    assert prefix[-1] == "SELECT api_keys"
+    assert not any(RECORDS in kind for kind in prefix + view)
+    assert "INSERT support_tickets" in view
+    if dialect == "sqlite":
+        assert prefix[0] == "BEGIN IMMEDIATE"  # the write lock before the first read
+
+
+def test_first_keyed_request_adds_one_read_and_one_write(api, statements, baseline, dialect):
+    prefix, view = baseline
+    response, kinds = send(api, statements, key="budget-first")
+    assert response.status_code == 201
+    expected = (
+        prefix
+        + CLAIM[dialect]
+        + ["SAVEPOINT"]
+        + view
+        + ["RELEASE SAVEPOINT"]
+        + SAVE[dialect]
+        + ["COMMIT"]
+    )
+    assert kinds == expected
+    # The same transaction: no commit between the claim, the view and the record.
+    assert kinds.count("COMMIT") == 1 and "ROLLBACK" not in kinds
+
+
+def test_replay_reads_the_record_and_runs_nothing(api, statements, baseline):
+    prefix, _view = baseline
+    first, _ = send(api, statements, key="budget-replay")
+    response, kinds = send(api, statements, key="budget-replay")
+    assert response.status_code == 201 and response.headers["Idempotent-Replayed"] == "true"
+    assert response.data == first.data
+    # One indexed read, then the (empty) transaction is released: no write, no commit.
+    assert kinds == prefix + [f"SELECT {RECORDS}", "ROLLBACK"]
+
+
+def test_conflict_reads_the_record_and_runs_nothing(api, statements, baseline):
+    prefix, _view = baseline
+    send(api, statements, key="budget-conflict")
+    response, kinds = send(api, statements, key="budget-conflict", body={**TICKET, "subject": "x"})
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "error_idempotency_key_conflict"
+    assert kinds == prefix + [f"SELECT {RECORDS}", "ROLLBACK"]
+
+
+def test_view_4xx_stores_its_record_without_view_writes(api, statements, baseline, dialect):
+    prefix, _view = baseline
+    bad = {**TICKET, "category": "not-a-category"}
+    response, kinds = send(api, statements, key="budget-4xx", body=bad)
+    assert response.status_code == 400
+    # The view failed validation before any SQL, so its savepoint was never needed.
+    assert kinds == prefix + CLAIM[dialect] + SAVE[dialect] + ["COMMIT"]
+    again, replay_kinds = send(api, statements, key="budget-4xx", body=bad)
+    assert again.status_code == 400 and again.headers["Idempotent-Replayed"] == "true"
+    assert replay_kinds == prefix + [f"SELECT {RECORDS}", "ROLLBACK"]
+
+
+def test_record_lookup_is_served_by_the_unique_index(app, api, statements, dialect):
+    send(api, statements, key="budget-plan")
+    lookups = [
+        (sql, params)
+        for sql, params in statements.raw
+        if sql.lstrip().startswith("SELECT") and f"FROM {RECORDS}" in sql
+    ]
+    assert lookups, statements.kinds
+    sql, params = lookups[0]
+    with app.app_context():
+        connection = db.session.connection()
+        if dialect == "sqlite":
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+            detail = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX" in detail or "USING COVERING INDEX" in detail, detail
+        else:
+            # A tiny table is scanned sequentially when that is cheaper; forbid it to
+            # prove an index can answer the lookup at all.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = connection.exec_driver_sql("EXPLAIN " + sql, params).scalars().all()
+            detail = " ".join(plan)
+            assert "Index" in detail and "scope_hash" in detail, detail
+        db.session.rollback()
