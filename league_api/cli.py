@@ -13,7 +13,16 @@ from sqlalchemy import select
 
 from league_api.auth import PERSONAL_FULL_SCOPES, issue_key
 from league_api.db import begin_write, db
-from league_api.models import ApiKey, Game, League, SupportTicket, Team, User, utcnow
+from league_api.models import (
+    ApiKey,
+    Game,
+    League,
+    LeagueTicket,
+    SupportTicket,
+    Team,
+    User,
+    utcnow,
+)
 
 
 def _lookup(model: Any, column: Any, value: str, what: str) -> Any:
@@ -174,11 +183,13 @@ def revoke_key(key_id: str) -> None:
 
 @tickets_cli.command("close")
 @click.argument("ticket_id")
-def close_support_ticket(ticket_id: str) -> None:
-    """Close a support ticket as staff."""
+@click.option("--league", "league_ticket", is_flag=True, help="Close a league ticket instead.")
+def close_ticket(ticket_id: str, league_ticket: bool) -> None:
+    """Close a support ticket (or, with --league, a league ticket) as staff."""
+    model = LeagueTicket if league_ticket else SupportTicket
 
     def action() -> None:
-        _lookup(SupportTicket, SupportTicket.id, ticket_id, "ticket").status = "closed"
+        _lookup(model, model.id, ticket_id, "ticket").status = "closed"
 
     _write(action)
     click.echo(f"Closed {ticket_id}.")
