@@ -25,6 +25,21 @@ POSTGRES_URL = os.environ.get("LEAGUE_API_TEST_DATABASE_URL")
 BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """``@pytest.mark.backend("postgresql")`` tests run only in that database's pass.
+
+    They are deselected, not skipped, in the other pass: nothing is silently left out, each
+    runs in the CI pass for its backend.
+    """
+    selected, deselected = [], []
+    for item in items:
+        marker = item.get_closest_marker("backend")
+        (deselected if marker and BACKEND not in marker.args else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:

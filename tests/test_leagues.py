@@ -256,7 +256,7 @@ def test_index_violation_during_activation_is_the_409(api, monkeypatch):
     assert api.get(f"{SEASONS}/{first}", "league").get_json()["season"]["status"] == "ACTIVE"
 
 
-@pytest.mark.skipif(BACKEND != "postgresql", reason="row-level waits exist on PostgreSQL only")
+@pytest.mark.backend("postgresql")  # row-level waits exist on PostgreSQL only
 def test_concurrent_activation_blocks_on_the_index_then_gets_409(app, api):
     """A rival transaction holds an uncommitted ACTIVE season; ours waits on it, then fails."""
     first = new_season(api)
