@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import BACKEND, POSTGRES_URL, Api
+from conftest import POSTGRES_URL, Api
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
