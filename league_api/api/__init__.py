@@ -16,12 +16,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def guard_request() -> None:
     """Size limit first (API.md 3, step 1), then the write lock for write views."""
     limit = current_app.config["MAX_BODY_BYTES"]
-    request.max_content_length = limit
+    too_large = APIError(413, "error_payload_too_large", f"bodies are at most {limit} bytes")
+    # Werkzeug stops a body without Content-Length (chunked) at the limit *silently*, handing
+    # back a truncated body; reading one byte more is how an oversized one shows itself.
+    request.max_content_length = limit + 1
     if request.content_length is not None and request.content_length > limit:
-        raise APIError(413, "error_payload_too_large", f"request bodies are at most {limit} bytes")
-    if request.method not in SAFE_METHODS:
-        # Reading now makes a chunked body over the limit a 413 before authentication.
-        request.get_data(cache=True)
+        raise too_large
+    # Reading now makes a chunked body over the limit a 413 before authentication.
+    if request.method not in SAFE_METHODS and len(request.get_data(cache=True)) > limit:
+        raise too_large
     begin_write_for_view(current_app.view_functions.get(request.endpoint))
 
 
