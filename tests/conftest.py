@@ -181,7 +181,11 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_until_ready()
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            self.stop()  # a server that never came up must not outlive the test
+            raise
 
     def wait_until_ready(self, timeout: float = 30.0) -> None:
         """Block until a worker answers (bounded); not a race, just process start-up."""
@@ -192,7 +196,8 @@ class LiveServer:
             try:
                 requests.get(self.url + "/", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Timeout: accepted by the master's socket, but no worker has booted yet.
                 time.sleep(0.05)
         raise RuntimeError("gunicorn did not start in time")
 
