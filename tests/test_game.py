@@ -174,6 +174,7 @@ def test_keyed_create_replays_and_conflicts(api, world):
 
 # -- lookups and bindings on every match endpoint ----------------------------------------------
 
+ONE_MAP = {"maps": [{"mapIndex": 0, "mapId": "m", "creatorTeamScore": 1, "opponentTeamScore": 0}]}
 MATCH_CALLS = [
     ("GET", "", None),
     ("GET", "/rosters", None),
@@ -181,9 +182,8 @@ MATCH_CALLS = [
     ("PATCH", "/status", {"status": "CANCELLED"}),
     ("POST", "/start", None),
     ("POST", "/cancel", None),
-    ("POST", "/scores", {"maps": [{"mapIndex": 0, "mapId": "m", "creatorTeamScore": 1,
-                                   "opponentTeamScore": 0}]}),
-]  # fmt: skip
+    ("POST", "/scores", ONE_MAP),
+]
 
 
 @pytest.mark.parametrize("method, suffix, body", MATCH_CALLS)
@@ -378,22 +378,22 @@ def test_verified_scores_after_the_deciding_map_fail(api, app, world):
     assert [score["mapIndex"] for score in scores] == [0, 1]
 
 
-@pytest.mark.parametrize(
-    "maps",
-    [
-        [],
-        [game_map(0, 1, 0), game_map(0, 2, 0)],
-        [game_map(3, 1, 0)],
-        [game_map(0, 1, 0), game_map(1, 1, 0), game_map(2, 1, 0), {**game_map(1, 1, 0),
-                                                                      "mapIndex": 4}],
-        [game_map(0, 1, 0), game_map(1, 1, 0), game_map(2, 1, 0), game_map(3, 1, 0)],
-        [game_map(0, 5, 5)],
-        [game_map(0, 1001, 0)],
-        [game_map(-1, 1, 0)],
-        [{"mapIndex": 0, "creatorTeamScore": 1, "opponentTeamScore": 0}],
-        "not a list",
-    ],
-)  # fmt: skip
+FOUR_MAPS = [game_map(index, 1, 0) for index in range(4)]
+INVALID_MAPS = [
+    [],
+    [game_map(0, 1, 0), game_map(0, 2, 0)],
+    [game_map(3, 1, 0)],
+    [game_map(0, 1, 0), game_map(1, 0, 1), game_map(5, 1, 0)],
+    FOUR_MAPS,
+    [game_map(0, 5, 5)],
+    [game_map(0, 1001, 0)],
+    [game_map(-1, 1, 0)],
+    [{"mapIndex": 0, "creatorTeamScore": 1, "opponentTeamScore": 0}],
+    "not a list",
+]
+
+
+@pytest.mark.parametrize("maps", INVALID_MAPS)
 def test_verified_scores_reject_the_whole_request(api, app, maps):
     match_id = started_match(api, app)
     # A valid first item is not kept when a later one is invalid.
