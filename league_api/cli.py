@@ -9,7 +9,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from league_api.auth import PERSONAL_FULL_SCOPES, issue_key
 from league_api.db import begin_write, db
@@ -254,8 +254,12 @@ def demo_seed_command() -> None:
     """Fill an empty database with a demo world and print its ids and keys as JSON."""
 
     def action() -> dict[str, dict[str, str]]:
-        if db.session.scalar(select(User.id).limit(1)) is not None:
-            raise click.ClickException("the database already holds data; demo-seed changed nothing")
+        # Any row at all, not only users: an operator's own game or league counts too.
+        for table in db.metadata.sorted_tables:
+            if db.session.scalar(select(literal(1)).select_from(table).limit(1)) is not None:
+                raise click.ClickException(
+                    f"the database already holds data ({table.name}); demo-seed changed nothing"
+                )
         return _seed_demo_world()
 
     click.echo(json.dumps(_write(action), indent=2))
