@@ -6,7 +6,7 @@ import pytest
 
 from league_api.auth import issue_key
 from league_api.db import begin_write, db
-from league_api.models import Match, User
+from league_api.models import User
 
 
 def create_body(world, **changes):
@@ -27,19 +27,15 @@ def create_match(api, **changes) -> str:
     return response.get_json()["matchId"]
 
 
-def make_ready(app, match_id: str) -> None:
-    """Both teams ready, as the personal ready endpoint (section 5.3) leaves a match."""
-    with app.app_context():
-        begin_write()
-        match = db.session.get(Match, match_id)
-        match.creator_ready = match.accepted_ready = True
-        match.status = "READY"
-        db.session.commit()
+def make_ready(api, match_id: str) -> None:
+    """Both captains ready their teams through the personal endpoint (section 5.3)."""
+    assert api.post(f"/matches/{match_id}/ready", "alice").get_json()["matchReady"] is False
+    assert api.post(f"/matches/{match_id}/ready", "bob").get_json()["matchReady"] is True
 
 
-def started_match(api, app, **changes) -> str:
+def started_match(api, **changes) -> str:
     match_id = create_match(api, **changes)
-    make_ready(app, match_id)
+    make_ready(api, match_id)
     assert api.post(f"/game/matches/{match_id}/start", "game").status_code == 200
     return match_id
 
@@ -201,12 +197,12 @@ def test_unknown_match_and_other_games_match(api, world, method, suffix, body):
 # -- status, start, cancel ---------------------------------------------------------------------
 
 
-def test_status_patch_follows_the_state_table(api, app):
+def test_status_patch_follows_the_state_table(api):
     match_id = create_match(api)
     path = f"/game/matches/{match_id}/status"
     early = api.patch(path, "game", {"status": "IN_PROGRESS"})
     assert error_of(early) == (409, "error_match_not_in_valid_state")
-    make_ready(app, match_id)
+    make_ready(api, match_id)
     started = api.patch(path, "game", {"status": "IN_PROGRESS"}).get_json()
     assert started["success"] is True and started["matchId"] == match_id
     assert (started["previousStatus"], started["newStatus"]) == ("READY", "IN_PROGRESS")
@@ -233,7 +229,7 @@ def test_status_patch_rejects_bad_bodies(api, body):
     assert error_of(response) == (400, "error_invalid_request")
 
 
-def test_start_and_cancel_endpoints(api, app):
+def test_start_and_cancel_endpoints(api):
     match_id = create_match(api)
     early = api.post(f"/game/matches/{match_id}/start", "game")
     assert error_of(early) == (409, "error_match_not_in_valid_state")
@@ -248,16 +244,16 @@ def test_start_and_cancel_endpoints(api, app):
     again = api.post(f"/game/matches/{match_id}/cancel", "game")
     assert error_of(again) == (409, "error_match_not_in_valid_state")
     ready_id = create_match(api)
-    make_ready(app, ready_id)
+    make_ready(api, ready_id)
     started = api.post(f"/game/matches/{ready_id}/start", "game").get_json()
     assert (started["previousStatus"], started["newStatus"]) == ("READY", "IN_PROGRESS")
     unknown_field = api.post(f"/game/matches/{ready_id}/start", "game", {"status": "x"})
     assert error_of(unknown_field) == (400, "error_invalid_request")
 
 
-def test_start_ignores_the_idempotency_key(api, app):
+def test_start_ignores_the_idempotency_key(api):
     match_id = create_match(api)
-    make_ready(app, match_id)
+    make_ready(api, match_id)
     path = f"/game/matches/{match_id}/start"
     first = api.post(path, "game", key="start-1")
     assert first.status_code == 200
@@ -292,13 +288,13 @@ def test_forfeit_gives_the_win_to_the_other_team(api, world):
     assert error_of(again) == (409, "error_match_not_in_valid_state")
 
 
-def test_forfeit_from_ready_and_in_progress(api, app, world):
+def test_forfeit_from_ready_and_in_progress(api, world):
     ready_id = create_match(api)
-    make_ready(app, ready_id)
+    make_ready(api, ready_id)
     alpha = world["teams"]["alpha"]
     response = api.post(f"/game/matches/{ready_id}/forfeit", "game", {"forfeitingTeamId": alpha})
     assert response.status_code == 200
-    playing_id = started_match(api, app)
+    playing_id = started_match(api)
     response = api.post(f"/game/matches/{playing_id}/forfeit", "game", {"forfeitingTeamId": alpha})
     assert response.status_code == 200
     assert status_of(api, playing_id)["winnerTeamId"] == world["teams"]["bravo"]
@@ -331,8 +327,8 @@ def game_map(index: int, creator: int, opponent: int) -> dict:
     }
 
 
-def test_verified_scores_confirm_on_arrival_and_a_confirmed_map_fails_alone(api, app, world):
-    match_id = started_match(api, app)
+def test_verified_scores_confirm_on_arrival_and_a_confirmed_map_fails_alone(api, world):
+    match_id = started_match(api)
     captain = {**game_map(0, 1, 13)}
     assert api.post(f"/matches/{match_id}/scores", "alice", captain).status_code == 200
     path = f"/game/matches/{match_id}/scores"
@@ -365,8 +361,8 @@ def test_verified_scores_confirm_on_arrival_and_a_confirmed_map_fails_alone(api,
     assert error_of(late) == (409, "error_match_not_in_valid_state")
 
 
-def test_verified_scores_after_the_deciding_map_fail(api, app, world):
-    match_id = started_match(api, app)
+def test_verified_scores_after_the_deciding_map_fail(api, world):
+    match_id = started_match(api)
     maps = [game_map(0, 2, 13), game_map(1, 5, 13), game_map(2, 13, 0)]
     body = api.post(f"/game/matches/{match_id}/scores", "game", {"maps": maps}).get_json()
     assert [item["status"] for item in body["submitted"]] == ["confirmed", "confirmed", "failed"]
@@ -394,8 +390,8 @@ INVALID_MAPS = [
 
 
 @pytest.mark.parametrize("maps", INVALID_MAPS)
-def test_verified_scores_reject_the_whole_request(api, app, maps):
-    match_id = started_match(api, app)
+def test_verified_scores_reject_the_whole_request(api, maps):
+    match_id = started_match(api)
     # A valid first item is not kept when a later one is invalid.
     response = api.post(f"/game/matches/{match_id}/scores", "game", {"maps": maps})
     assert error_of(response) == (400, "error_invalid_request")
@@ -403,7 +399,7 @@ def test_verified_scores_reject_the_whole_request(api, app, maps):
     assert status_of(api, match_id)["status"] == "IN_PROGRESS"
 
 
-def test_verified_scores_need_an_in_progress_match_and_the_scores_scope(api, app):
+def test_verified_scores_need_an_in_progress_match_and_the_scores_scope(api):
     match_id = create_match(api)
     path = f"/game/matches/{match_id}/scores"
     early = api.post(path, "game", {"maps": [game_map(0, 1, 0)]})

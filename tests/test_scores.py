@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from league_api.db import begin_write, db
-from league_api.models import Match, Team
+from league_api.models import Team
 
 
 def score(index: int, creator: int, opponent: int, **extra) -> dict:
@@ -18,17 +18,13 @@ def score(index: int, creator: int, opponent: int, **extra) -> dict:
     }
 
 
-def make_ready(app, match_id: str) -> None:
-    """Both teams ready, as the personal ready endpoint (section 5.3) leaves a match."""
-    with app.app_context():
-        begin_write()
-        match = db.session.get(Match, match_id)
-        match.creator_ready = match.accepted_ready = True
-        match.status = "READY"
-        db.session.commit()
+def make_ready(api, match_id: str) -> None:
+    """Both captains ready their teams through the personal endpoint (section 5.3)."""
+    assert api.post(f"/matches/{match_id}/ready", "alice").get_json()["matchReady"] is False
+    assert api.post(f"/matches/{match_id}/ready", "bob").get_json()["matchReady"] is True
 
 
-def started_match(api, app, best_of: int = 3) -> str:
+def started_match(api, best_of: int = 3) -> str:
     """An IN_PROGRESS match alpha (creator) vs bravo, made by the game developer."""
     body = {
         "creatorTeamId": api.world["teams"]["alpha"],
@@ -38,7 +34,7 @@ def started_match(api, app, best_of: int = 3) -> str:
         "teamSize": 2,
     }
     match_id = api.post("/game/matches/create", "game", body).get_json()["matchId"]
-    make_ready(app, match_id)
+    make_ready(api, match_id)
     assert api.post(f"/game/matches/{match_id}/start", "game").status_code == 200
     return match_id
 
@@ -51,8 +47,8 @@ def error_of(response) -> tuple[int, str]:
     return response.status_code, response.get_json()["error"]
 
 
-def test_submit_overwrite_confirm_complete(api, app, world):
-    match_id = started_match(api, app)
+def test_submit_overwrite_confirm_complete(api, world):
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     submitted = api.post(path, "alice", score(0, 13, 4))
     body = submitted.get_json()
@@ -106,8 +102,8 @@ def test_submit_overwrite_confirm_complete(api, app, world):
     assert error_of(late) == (409, "error_match_not_in_valid_state")
 
 
-def test_maps_confirmed_by_captains_and_by_the_game_decide_together(api, app, world):
-    match_id = started_match(api, app)
+def test_maps_confirmed_by_captains_and_by_the_game_decide_together(api, world):
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     api.post(path, "bob", score(0, 13, 2))
     assert api.patch(path, "alice", {"mapIndex": 0}).status_code == 200
@@ -117,8 +113,8 @@ def test_maps_confirmed_by_captains_and_by_the_game_decide_together(api, app, wo
     assert (match["status"], match["winnerTeamId"]) == ("COMPLETED", world["teams"]["alpha"])
 
 
-def test_best_of_one_completes_on_the_first_confirmation(api, app, world):
-    match_id = started_match(api, app, best_of=1)
+def test_best_of_one_completes_on_the_first_confirmation(api, world):
+    match_id = started_match(api, best_of=1)
     path = f"/matches/{match_id}/scores"
     out_of_range = api.post(path, "alice", score(1, 13, 2))
     assert error_of(out_of_range) == (400, "error_invalid_request")
@@ -128,8 +124,8 @@ def test_best_of_one_completes_on_the_first_confirmation(api, app, world):
     assert match_of(api, match_id)["winnerTeamId"] == world["teams"]["alpha"]
 
 
-def test_submit_errors(api, app):
-    match_id = started_match(api, app)
+def test_submit_errors(api):
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     assert error_of(api.post(path, "amir", score(0, 1, 0))) == (403, "error_captain_required")
     assert error_of(api.post(path, "carol", score(0, 1, 0))) == (
@@ -163,8 +159,8 @@ def test_scores_only_while_in_progress(api, world):
     assert error_of(confirm) == (409, "error_match_not_in_valid_state")
 
 
-def test_confirm_errors(api, app):
-    match_id = started_match(api, app)
+def test_confirm_errors(api):
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     missing = api.patch(path, "bob", {"mapIndex": 0})
     assert error_of(missing) == (404, "error_score_not_found")
@@ -184,8 +180,8 @@ def test_confirm_errors(api, app):
     assert error_of(resubmit) == (409, "error_score_already_submitted_by_game")
 
 
-def test_a_map_the_game_confirmed_cannot_be_submitted(api, app):
-    match_id = started_match(api, app)
+def test_a_map_the_game_confirmed_cannot_be_submitted(api):
+    match_id = started_match(api)
     api.post(f"/game/matches/{match_id}/scores", "game", {"maps": [score(0, 13, 1)]})
     response = api.post(f"/matches/{match_id}/scores", "alice", score(0, 13, 2))
     assert error_of(response) == (409, "error_score_already_submitted_by_game")
@@ -195,8 +191,8 @@ def test_a_map_the_game_confirmed_cannot_be_submitted(api, app):
     )
 
 
-def test_scores_are_read_by_both_teams_only(api, app):
-    match_id = started_match(api, app)
+def test_scores_are_read_by_both_teams_only(api):
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     for who in ("alice", "amir", "bob", "bea", "alice_readonly"):
         assert api.get(path, who).status_code == 200, who
@@ -206,7 +202,7 @@ def test_scores_are_read_by_both_teams_only(api, app):
 
 
 def test_a_captain_of_both_teams_names_the_team_and_cannot_confirm_themself(api, app, world):
-    match_id = started_match(api, app)
+    match_id = started_match(api)
     with app.app_context():
         begin_write()
         db.session.get(Team, world["teams"]["bravo"]).captain_id = world["users"]["alice"]
@@ -223,8 +219,8 @@ def test_a_captain_of_both_teams_names_the_team_and_cannot_confirm_themself(api,
     assert error_of(own) == (403, "error_cannot_confirm_own_score")
 
 
-def test_retried_submission_without_a_key_is_harmless(api, app):
-    match_id = started_match(api, app)
+def test_retried_submission_without_a_key_is_harmless(api):
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     for _ in range(2):
         response = api.post(path, "alice", score(0, 13, 2), key="ignored")
@@ -241,7 +237,7 @@ def test_racing_deciding_confirmations_complete_the_match_once(api, app, world):
     Each thread has its own client, app context and database connection, so the two
     requests really overlap; the match row lock makes the second wait for the first.
     """
-    match_id = started_match(api, app)
+    match_id = started_match(api)
     path = f"/matches/{match_id}/scores"
     for index in range(3):
         assert api.post(path, "alice", score(index, 13, index)).status_code == 200

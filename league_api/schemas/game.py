@@ -67,7 +67,9 @@ class GameCancelSchema(Schema):
 
 
 class GameMatchListSchema(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(MATCH_STATES))
+    status = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(MATCH_STATES)
+    )
     limit = JSONInteger(load_default=25, validate=validate.Range(1, 100))
     cursor = fields.String(load_default=None, allow_none=True, validate=ID)
 
