@@ -1,0 +1,246 @@
+"""``@idempotent`` in a host Flask app of its own (API.md 4, "Reusable"), and embedding the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask, abort, request
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+import league_api
+import league_api.db as league_db
+from league_api import idempotency
+from league_api.db import db
+from league_api.errors import APIError
+from league_api.idempotency import IdempotencyRecord, idempotent
+from league_api.jsonbody import json_object_body
+
+
+class HostNote(db.Model):
+    """The host's own model on league_api's ``db``."""
+
+    __tablename__ = "host_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(200))
+
+
+def host_identity() -> str:
+    return request.headers.get("X-User", "anonymous")
+
+
+def make_host(database_url: str) -> tuple[Flask, list[str]]:
+    """A minimal host: its own model and view, league_api's db and idempotency layer only."""
+    app = Flask(__name__)
+    # Real error handling (no TESTING propagation): an unexpected error must become a 500.
+    app.config.update(SQLALCHEMY_DATABASE_URI=database_url)
+    league_db.init_app(app)
+    idempotency.init_app(app, identity=host_identity)
+    with app.app_context():
+        db.create_all()
+    calls: list[str] = []
+
+    @app.post("/notes")
+    @idempotent
+    def add_note():
+        body = json_object_body()
+        calls.append(body.get("text", ""))
+        note = HostNote(text=body.get("text", ""))
+        db.session.add(note)
+        db.session.flush()
+        failure = app.config.pop("HOST_FAIL_NEXT", None)
+        if failure == "crash":
+            raise RuntimeError("the host view broke after writing")
+        if failure == "reject" or body.get("reject"):
+            raise APIError(422, "host_rejected", {"text": "not today"})
+        payload = {"id": note.id, "text": note.text, "n": body.get("n")}
+        return payload, 201, {"Location": f"/notes/{note.id}", "Set-Cookie": "session=abc"}
+
+    @app.post("/other-notes")
+    @idempotent(identity=lambda: "fixed-caller")
+    def add_other_note():
+        note = HostNote(text="other")
+        db.session.add(note)
+        db.session.flush()
+        return {"id": note.id}, 201
+
+    return app, calls
+
+
+@pytest.fixture
+def host(database_url):
+    app, calls = make_host(database_url)
+    yield app, calls
+    with app.app_context():
+        db.engine.dispose()
+
+
+def count(app, model: Any) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def post(client, body: Any, key: str | None = None, user: str = "u1", path: str = "/notes"):
+    headers = {"X-User": user}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(path, json=body, headers=headers)
+
+
+def test_replay_works_in_a_host_app(host):
+    app, calls = host
+    client = app.test_client()
+    first = post(client, {"text": "hello", "n": 1}, key="h-1")
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    # Canonically the same body: another key order and number spelling.
+    again = client.post(
+        "/notes",
+        data=b'{"n": 1.0, "text": "hel\\u006co"}',
+        content_type="application/json",
+        headers={"X-User": "u1", "Idempotency-Key": "h-1"},
+    )
+    assert again.status_code == 201
+    assert again.data == first.data
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Content-Type"] == first.headers["Content-Type"]
+    # Only Content-Type and Location are stored, never a cookie.
+    assert "Set-Cookie" in first.headers and "Set-Cookie" not in again.headers
+    assert calls == ["hello"]
+    assert count(app, HostNote) == 1
+    conflict = post(client, {"text": "bye", "n": 1}, key="h-1")
+    assert (conflict.status_code, conflict.get_json()["error"]) == (
+        409,
+        "error_idempotency_key_conflict",
+    )
+    assert calls == ["hello"]
+
+
+def test_the_host_identity_scopes_records(host):
+    app, calls = host
+    client = app.test_client()
+    by_u1 = post(client, {"text": "x"}, key="same", user="u1")
+    by_u2 = post(client, {"text": "x"}, key="same", user="u2")
+    assert "Idempotent-Replayed" not in by_u2.headers
+    assert by_u1.get_json()["id"] != by_u2.get_json()["id"]
+    assert calls == ["x", "x"]
+    # identity= on the decorator wins over the app's: both users are one caller there.
+    first = post(client, {}, key="same", user="u1", path="/other-notes")
+    second = post(client, {}, key="same", user="u2", path="/other-notes")
+    assert second.headers["Idempotent-Replayed"] == "true" and second.data == first.data
+
+
+def test_without_a_key_nothing_is_stored(host):
+    app, calls = host
+    client = app.test_client()
+    assert post(client, {"text": "a"}).status_code == 201
+    assert post(client, {"text": "a"}).status_code == 201
+    assert calls == ["a", "a"]
+    assert count(app, IdempotencyRecord) == 0
+
+
+def test_an_unexpected_error_after_a_write_persists_nothing_and_the_retry_runs_once(host):
+    app, calls = host
+    client = app.test_client()
+    app.config["HOST_FAIL_NEXT"] = "crash"
+    failed = post(client, {"text": "once"}, key="crash-1")
+    assert failed.status_code == 500
+    assert calls == ["once"]
+    assert count(app, HostNote) == 0
+    assert count(app, IdempotencyRecord) == 0
+    retry = post(client, {"text": "once"}, key="crash-1")
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
+    assert calls == ["once", "once"]
+    assert count(app, HostNote) == 1
+    replay = post(client, {"text": "once"}, key="crash-1")
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.data == retry.data
+    assert calls == ["once", "once"]
+
+
+def test_a_4xx_raised_after_a_write_is_stored_with_the_writes_rolled_back(host):
+    app, calls = host
+    client = app.test_client()
+    app.config["HOST_FAIL_NEXT"] = "reject"
+    first = post(client, {"text": "nope"}, key="reject-1")
+    assert first.status_code == 422
+    assert first.get_json() == {"error": "host_rejected", "details": {"text": "not today"}}
+    assert count(app, HostNote) == 0
+    with app.app_context():
+        [record] = db.session.scalars(select(IdempotencyRecord)).all()
+        assert record.status_code == 422 and record.body == first.data
+        assert json.loads(record.headers) == {"Content-Type": "application/json"}
+    # The view would succeed now, but a retry gets the stored 422.
+    again = post(client, {"text": "nope"}, key="reject-1")
+    assert again.status_code == 422 and again.data == first.data
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert calls == ["nope"]
+    assert count(app, HostNote) == 0
+
+
+def test_the_host_app_gets_json_body_errors_without_league_handlers(host):
+    app, calls = host
+    client = app.test_client()
+    bad = client.post(
+        "/notes",
+        data=b"{nope",
+        content_type="application/json",
+        headers={"Idempotency-Key": "bad-json"},
+    )
+    assert (bad.status_code, bad.get_json()["error"]) == (400, "error_invalid_json")
+    invalid = post(client, {"text": "a"}, key="bad key")
+    assert invalid.get_json()["error"] == "error_idempotency_key_invalid"
+    assert calls == []
+
+
+# -- league_api.init_app on a host ----------------------------------------------------------------
+
+
+@pytest.fixture
+def embedded(database_url):
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url)
+
+    @app.get("/")
+    def home():
+        return "<h1>the host</h1>"
+
+    @app.get("/items/<int:item_id>")
+    def item(item_id: int):
+        abort(404)
+
+    league_api.init_app(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_init_app_mounts_the_api_with_json_errors_only_under_the_prefix(embedded):
+    runner = embedded.test_cli_runner()
+    result = runner.invoke(args=["demo-seed"])
+    assert result.exit_code == 0, result.output
+    keys = json.loads(result.stdout)["keys"]
+    client = embedded.test_client()
+    headers = {"Authorization": f"Bearer {keys['alice']}", "Idempotency-Key": "emb-1"}
+    ticket = {"subject": "Lag", "description": "The lobby lags", "category": "other"}
+    first = client.post("/api/v1/tickets", json=ticket, headers=headers)
+    assert first.status_code == 201
+    assert first.headers["Location"].startswith("/api/v1/tickets/")
+    again = client.post("/api/v1/tickets", json=ticket, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.data == first.data
+    # JSON errors under /api/v1, every status.
+    missing = client.get("/api/v1/nowhere")
+    assert (missing.status_code, missing.get_json()["error"]) == (404, "error_not_found")
+    wrong = client.put("/api/v1/tickets")
+    assert (wrong.status_code, wrong.get_json()["error"]) == (405, "error_method_not_allowed")
+    # The host's own pages keep Flask's HTML errors.
+    assert client.get("/").data == b"<h1>the host</h1>"
+    for path in ("/nowhere", "/items/3"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.mimetype == "text/html", path
+    host_405 = client.post("/")
+    assert host_405.status_code == 405 and host_405.mimetype == "text/html"
+    # The league commands are on the host's CLI too.
+    assert runner.invoke(args=["idempotency", "purge"]).exit_code == 0
