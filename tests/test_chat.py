@@ -201,10 +201,10 @@ def test_chat_report_replays(api):
 
 def test_concurrent_reports_by_one_user_make_one(app, api):
     match_id = accepted_match(api)
-    app.config["TEST_WORLD"] = api.world
     path = f"/chat/messages/{new_message(api, match_id)}/report"
     results = run_concurrently(
         app,
+        api.world,
         ("first", path, "alice", {"reason": "a"}, "report-a"),
         ("second", path, "alice", {"reason": "b"}, "report-b"),
     )

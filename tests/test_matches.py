@@ -423,7 +423,7 @@ def _blocked_on_a_lock(app) -> None:
         engine.dispose()
 
 
-def run_concurrently(app, first: tuple, second: tuple) -> dict:
+def run_concurrently(app, world: dict, first: tuple, second: tuple) -> dict:
     """Hold ``first`` open just before its commit until ``second`` waits for its lock.
 
     Each call is (name, path, who, body, idempotency key); both keys must be set.
@@ -436,7 +436,6 @@ def run_concurrently(app, first: tuple, second: tuple) -> dict:
             release.wait(10)
 
     app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = before_commit
-    world = app.config["TEST_WORLD"]
 
     def call(name, path, who, body, key) -> None:
         headers = {"Authorization": f"Bearer {world['keys'][who]}", "Idempotency-Key": key}
@@ -458,10 +457,12 @@ def run_concurrently(app, first: tuple, second: tuple) -> dict:
 
 def test_two_captains_readying_at_once_both_count(app, api):
     match_id = accepted_match(api)
-    app.config["TEST_WORLD"] = api.world
     path = f"/matches/{match_id}/ready"
     results = run_concurrently(
-        app, ("bob", path, "bob", {}, "ready-bob"), ("alice", path, "alice", {}, "ready-alice")
+        app,
+        api.world,
+        ("bob", path, "bob", {}, "ready-bob"),
+        ("alice", path, "alice", {}, "ready-alice"),
     )
     assert results["bob"].get_json()["matchReady"] is False
     assert results["alice"].get_json()["matchReady"] is True
