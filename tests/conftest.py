@@ -153,7 +153,14 @@ def free_port() -> int:
 class LiveServer:
     """A gunicorn master with N workers serving league_api on one database."""
 
-    def __init__(self, database_url: str, workers: int, log_path: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        database_url: str,
+        workers: int,
+        log_path: Path,
+        env: dict[str, str],
+        app_spec: str = "league_api:create_app()",
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         self.log_path = log_path
@@ -174,7 +181,7 @@ class LiveServer:
                 f"127.0.0.1:{self.port}",
                 "--graceful-timeout",
                 "2",
-                "league_api:create_app()",
+                app_spec,
             ],
             env=server_env,
             stdout=self.log,
@@ -214,11 +221,20 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(database_url: str, tmp_path: Path):
-    """Factory: ``live_server(workers=4, env={...})`` starts gunicorn; all stop at teardown."""
+    """Factory: ``live_server(workers=4, env={...})`` starts gunicorn; all stop at teardown.
+
+    ``app_spec`` names another app factory for gunicorn (e.g. a test app under tests/apps/).
+    """
     servers: list[LiveServer] = []
 
-    def start(workers: int = 4, env: dict[str, str] | None = None) -> LiveServer:
-        server = LiveServer(database_url, workers, tmp_path / "gunicorn.log", env or {})
+    def start(
+        workers: int = 4,
+        env: dict[str, str] | None = None,
+        app_spec: str = "league_api:create_app()",
+    ) -> LiveServer:
+        server = LiveServer(
+            database_url, workers, tmp_path / "gunicorn.log", env or {}, app_spec=app_spec
+        )
         servers.append(server)
         return server
 
