@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,18 @@ def register_error_handlers(app: Flask, prefix: str) -> None:
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
         return error_response(500, "error_internal")
 
+    def handle_data_error(error: DataError):
+        # The database refused a value from the request (a NUL or an out-of-range number in a
+        # path or field no schema bounded): bad input, so a 400, never a 500. Registered on the
+        # exception itself so it also applies when exceptions propagate (TESTING).
+        if not _under_api(prefix):
+            raise error
+        log.warning("database refused a request value: %s", type(error.orig).__name__)
+        return error_response(400, "error_invalid_request", "a value in the request is invalid")
+
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(DataError, handle_data_error)
 
 
 def is_unavailable_error(error: DBAPIError) -> bool:

@@ -46,7 +46,7 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _check_structure(value: Any) -> None:
-    """Depth limit, and no lone surrogates (they cannot be UTF-8 encoded or stored)."""
+    """Depth limit, no lone surrogates (they cannot be UTF-8 encoded) and no U+0000."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -65,6 +65,9 @@ def _check_structure(value: Any) -> None:
 
 
 def _check_text(text: str) -> None:
+    # PostgreSQL text cannot hold U+0000; refused on every database so both behave alike.
+    if "\x00" in text:
+        raise _Invalid("string holds U+0000, which cannot be stored")
     if not text.isascii():
         try:
             text.encode("utf-8")
