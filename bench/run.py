@@ -1,0 +1,389 @@
+"""Benchmark of the idempotency layer on POST /api/v1/tickets: ratios to a same-run baseline.
+
+    python bench/run.py --quick                       # a smoke run: prints, writes nothing
+    python bench/run.py --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/DB
+                                                      # the full run: prints, writes the doc
+
+The PostgreSQL database named by --pg-url is emptied (its public schema is dropped). See
+bench/README.md for the method and docs/BENCHMARK.md for the last results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import compare
+import inprocess
+import server
+from common import REPO_DIR, Backend, make_backends, quartiles, summary
+from sqlalchemy import create_engine
+
+DOC = REPO_DIR / "docs" / "BENCHMARK.md"
+RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
+START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+LABELS = {
+    "baseline": "baseline: no Idempotency-Key",
+    "league:first": "league_api, first request (fresh key)",
+    "league:replay": "league_api, replay of a stored key",
+    "league:conflict": "league_api, conflict (same key, other body)",
+    "idemkit-redis:first": "idemkit + Redis, first request",
+    "idemkit-redis:replay": "idemkit + Redis, replay",
+    "idemkit-redis:conflict": "idemkit + Redis, conflict",
+    "idemkit-pg:first": "idemkit + PostgreSQL, first request",
+    "idemkit-pg:replay": "idemkit + PostgreSQL, replay",
+    "idemkit-pg:conflict": "idemkit + PostgreSQL, conflict",
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run")
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="comma list of sqlite-full, sqlite-normal, postgres (default: all available)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("LEAGUE_BENCH_POSTGRES_URL"),
+        help="SQLAlchemy URL of a PostgreSQL database the bench may EMPTY (drops its schema)",
+    )
+    parser.add_argument("--no-inprocess", action="store_true", help="skip the test-client part")
+    parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
+    parser.add_argument("--no-compare", action="store_true", help="skip other libraries")
+    parser.add_argument(
+        "--install", action="store_true", help="pip install the comparison library into bench/.deps"
+    )
+    parser.add_argument(
+        "--write",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write docs/BENCHMARK.md and bench/results.json (default: yes, no with --quick)",
+    )
+    parser.add_argument("--workdir", help="where the SQLite files go (default: a temp dir)")
+    return parser.parse_args()
+
+
+def plans(quick: bool) -> tuple[inprocess.Plan, server.LoadPlan]:
+    if quick:
+        return (
+            inprocess.Plan(rounds=4, batch=10, warmup=10, stored=10),
+            server.LoadPlan(rounds=1, per_thread=8, warmup_per_thread=2, stored=8),
+        )
+    return (
+        inprocess.Plan(rounds=25, batch=40, warmup=60),
+        server.LoadPlan(rounds=4, per_thread=40, warmup_per_thread=5),
+    )
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def flatten(rounds: list[list[int]]) -> list[int]:
+    return [value for values in rounds for value in values]
+
+
+def inprocess_rows(result: inprocess.Result) -> list[dict[str, Any]]:
+    base_rounds = result.samples["baseline"]
+    base = summary(flatten(base_rounds))
+    rows = []
+    for kind in result.kinds:
+        rounds = result.samples[kind.name]
+        stats = summary(flatten(rounds))
+        per_round = [
+            summary(mine)["median"] / summary(theirs)["median"]
+            for mine, theirs in zip(rounds, base_rounds, strict=True)
+        ]
+        low, high = quartiles(per_round)
+        statements = result.statements.get(kind.name, {})
+        rows.append(
+            {
+                "kind": kind.name,
+                "median_us": stats["median"] / 1000,
+                "p90_us": stats["p90"] / 1000,
+                "p99_us": stats["p99"] / 1000,
+                "n": stats["n"],
+                "ratio": stats["median"] / base["median"],
+                "ratio_iqr": [low, high],
+                "added_us": (stats["median"] - base["median"]) / 1000,
+                "statements": statements.get("statements"),
+                "commits": statements.get("commits"),
+                "sequence": statements.get("sequence"),
+                "store_calls": result.store_calls.get(kind.name),
+            }
+        )
+    return rows
+
+
+def server_rows(result: server.LoadResult) -> list[dict[str, Any]]:
+    def totals(name: str) -> tuple[float, dict[str, float]]:
+        phases = result.phases[name]
+        count = sum(len(phase.latencies_ns) for phase in phases)
+        seconds = sum(phase.seconds for phase in phases)
+        latencies = [value for phase in phases for value in phase.latencies_ns]
+        return count / seconds, summary(latencies)
+
+    base_rps, base = totals("baseline")
+    problems = server.unexpected(result)
+    rows = []
+    for kind in result.kinds:
+        rps, stats = totals(kind.name)
+        per_round = [
+            mine.throughput / theirs.throughput
+            for mine, theirs in zip(
+                result.phases[kind.name], result.phases["baseline"], strict=True
+            )
+        ]
+        low, high = quartiles(per_round)
+        rows.append(
+            {
+                "kind": kind.name,
+                "rps": rps,
+                "rps_ratio": rps / base_rps,
+                "rps_ratio_range": [low, high],
+                "p50_ms": stats["median"] / 1e6,
+                "p90_ms": stats["p90"] / 1e6,
+                "p99_ms": stats["p99"] / 1e6,
+                "p50_ratio": stats["median"] / base["median"],
+                "n": stats["n"],
+                "problems": problems.get(kind.name),
+            }
+        )
+    return rows
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+def inprocess_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| request | ratio to baseline | per-round ratio (IQR) | added | median | p90 | p99 "
+        "| SQL statements | commits |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        low, high = row["ratio_iqr"]
+        lines.append(
+            f"| {LABELS.get(row['kind'], row['kind'])} | **{fmt(row['ratio'])}x** "
+            f"| {fmt(low)}-{fmt(high)} | {row['added_us']:+.0f} us | {row['median_us']:.0f} us "
+            f"| {row['p90_us']:.0f} us | {row['p99_us']:.0f} us | {row['statements']} "
+            f"| {row['commits']} |"
+        )
+    return lines
+
+
+def server_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| request | throughput ratio | per-round (IQR) | req/s | p50 latency ratio | p50 | p90 "
+        "| p99 | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        low, high = row["rps_ratio_range"]
+        lines.append(
+            f"| {LABELS.get(row['kind'], row['kind'])} | **{fmt(row['rps_ratio'])}x** "
+            f"| {fmt(low)}-{fmt(high)} | {row['rps']:.0f} | {fmt(row['p50_ratio'])}x "
+            f"| {fmt(row['p50_ms'], 1)} ms | {fmt(row['p90_ms'], 1)} ms "
+            f"| {fmt(row['p99_ms'], 1)} ms | {row['problems'] or 0} |"
+        )
+    return lines
+
+
+def statements_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| request | statements on the app's database, in order | other store |",
+        "|---|---|---|",
+    ]
+    for row in rows:
+        sequence = " · ".join(row["sequence"] or [])
+        store = row["store_calls"]
+        other = ", ".join(f"{name} x{count}" for name, count in store.items()) if store else ""
+        lines.append(f"| {LABELS.get(row['kind'], row['kind'])} | {sequence} | {other} |")
+    return lines
+
+
+def headline(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "| database | first / baseline | replay / baseline | conflict / baseline "
+        "| under load: first req/s / baseline req/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for part in report["backends"].values():
+        ratios = {row["kind"]: row["ratio"] for row in part.get("inprocess", [])}
+        loaded = {row["kind"]: row["rps_ratio"] for row in part.get("server", [])}
+
+        def cell(table: dict[str, float], kind: str) -> str:
+            return f"{table[kind]:.2f}x" if kind in table else "n/a"
+
+        lines.append(
+            f"| {part['label']} | {cell(ratios, 'league:first')} | {cell(ratios, 'league:replay')} "
+            f"| {cell(ratios, 'league:conflict')} | {cell(loaded, 'league:first')} |"
+        )
+    return lines
+
+
+def render(report: dict[str, Any]) -> str:
+    env = report["environment"]
+    inproc, load = report["plans"]["inprocess"], report["plans"]["server"]
+    out = [
+        f"Last run: {env['date']} (commit `{env['commit']}`), `{env['command']}`.",
+        "",
+        f"Machine: {env['cpus']} cores ({env['cpu']}), {env['memory']}, Linux {env['kernel']}; "
+        f"Python {env['python']}, SQLite {env['sqlite']}, {env['postgres']}; "
+        f"{env['versions']}. Load average before / after: {env['load_before']} / "
+        f"{env['load_after']} (other work shares this machine: read the ratios, not the "
+        "absolute times).",
+        "",
+        f"In-process: {inproc['rounds']} rounds x {inproc['batch']} requests per kind, "
+        f"after {inproc['warmup']} warm-up requests per kind. Server: gunicorn "
+        f"{load['workers']} sync workers, {load['concurrency']} concurrent loopback clients "
+        f"({load['processes']} processes x {load['threads']} threads), {load['rounds']} rounds "
+        f"x {load['per_thread'] * load['concurrency']} requests per kind.",
+        "",
+        "### Headline (in-process medians; ratio 1.00x = as fast as the unkeyed request)",
+        "",
+        *headline(report),
+    ]
+    for part in report["backends"].values():
+        out += ["", f"### {part['label']}", ""]
+        if "inprocess" in part:
+            out += ["In-process (Flask test client), per request:", ""]
+            out += inprocess_table(part["inprocess"])
+            out += ["", "SQL per request kind (counted with `before_cursor_execute`):", ""]
+            out += statements_table(part["inprocess"])
+        if "server" in part:
+            out += ["", "Through gunicorn under concurrent load:", ""]
+            out += server_table(part["server"])
+    if report.get("notes"):
+        out += ["", *[f"- {note}" for note in report["notes"]]]
+    return "\n".join(out) + "\n"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print()
+    print(render(report))
+
+
+def write_doc(text: str) -> None:
+    doc = DOC.read_text() if DOC.exists() else ""
+    if START not in doc or END not in doc:
+        raise SystemExit(f"{DOC} lacks the {START} ... {END} markers")
+    before, rest = doc.split(START, 1)
+    _, after = rest.split(END, 1)
+    DOC.write_text(f"{before}{START}\n{text}{END}{after}")
+
+
+# -- environment ------------------------------------------------------------------------------
+
+
+def environment(args: argparse.Namespace, pg_url: str | None, compare_note: str) -> dict:
+    def run(command: list[str]) -> str:
+        try:
+            return subprocess.run(
+                command, capture_output=True, text=True, check=True, cwd=REPO_DIR
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "?"
+
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = "?"
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    postgres = "PostgreSQL not measured"
+    if pg_url:
+        engine = create_engine(pg_url)
+        with engine.connect() as connection:
+            postgres = connection.exec_driver_sql("SHOW server_version").scalar()
+            postgres = f"PostgreSQL {postgres}"
+        engine.dispose()
+    names = ["flask", "sqlalchemy", "psycopg", "gunicorn"]
+    versions = ", ".join(f"{name} {version(name)}" for name in names)
+    if compare_note.startswith("idemkit"):
+        versions += f", {compare_note}, redis-py {version('redis')}"
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": run(["git", "rev-parse", "--short", "HEAD"]),
+        "command": "python bench/run.py "
+        + " ".join(arg if "://" not in arg else "<url>" for arg in sys.argv[1:]),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgres": postgres,
+        "versions": versions,
+        "load_before": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    write = args.write if args.write is not None else not args.quick
+    inproc_plan, load_plan = plans(args.quick)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="league-bench-"))
+    default = ["sqlite-full", "sqlite-normal"] + (["postgres"] if args.pg_url else [])
+    names = args.backends.split(",") if args.backends else default
+    backends: list[Backend] = make_backends(names, workdir, args.pg_url)
+    use_compare, compare_note = (False, "comparison skipped (--no-compare)")
+    if not args.no_compare:
+        use_compare, compare_note = compare.available(install=args.install)
+    print(f"comparison: {compare_note}", flush=True)
+    tag = f"b{uuid.uuid4().hex[:8]}"
+    report: dict[str, Any] = {
+        "environment": environment(args, args.pg_url, compare_note),
+        "plans": {"inprocess": vars(inproc_plan), "server": vars(load_plan)},
+        "backends": {},
+        "notes": [] if use_compare else [compare_note],
+    }
+    report["plans"]["server"]["concurrency"] = load_plan.concurrency
+    try:
+        for backend in backends:
+            layers = compare.layers_for(backend.is_postgres) if use_compare else []
+            part: dict[str, Any] = {"label": backend.label}
+            report["backends"][backend.name] = part
+            if not args.no_inprocess:
+                started = time.monotonic()
+                print(f"[{backend.name}] in-process ...", flush=True)
+                result = inprocess.measure(backend, layers, inproc_plan, tag)
+                part["inprocess"] = inprocess_rows(result)
+                print(f"[{backend.name}] in-process done in {time.monotonic() - started:.0f}s")
+            if not args.no_server:
+                started = time.monotonic()
+                print(f"[{backend.name}] gunicorn under load ...", flush=True)
+                loaded = server.measure(backend, layers, load_plan, tag)
+                part["server"] = server_rows(loaded)
+                print(f"[{backend.name}] gunicorn done in {time.monotonic() - started:.0f}s")
+    finally:
+        if use_compare:
+            removed = compare.clear_redis(f"league-bench-{tag}")
+            print(f"removed {removed} benchmark keys from Redis")
+    report["environment"]["load_after"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print_report(report)
+    if write:
+        write_doc(render(report))
+        RESULTS_JSON.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        print(f"wrote {DOC.relative_to(REPO_DIR)} and {RESULTS_JSON.relative_to(REPO_DIR)}")
+
+
+if __name__ == "__main__":
+    main()
