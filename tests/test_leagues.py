@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from conftest import POSTGRES_URL, Api
@@ -214,8 +215,8 @@ def _season_row(world, status: str, name: str) -> Season:
         game_id=world["games"]["demo-game"],
         name=name,
         status=status,
-        start_date=league_domain.from_epoch_ms(START_MS),
-        end_date=league_domain.from_epoch_ms(END_MS),
+        start_date=datetime.fromtimestamp(START_MS / 1000, UTC),
+        end_date=datetime.fromtimestamp(END_MS / 1000, UTC),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,8 +21,6 @@ from league_api.domain.matches import (
 from league_api.errors import APIError
 from league_api.models import ApiKey, Match, Team
 from league_api.states import ACCEPTED, CANCELLED, IN_PROGRESS, MATCH
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def game_match(match_id: str, key: ApiKey, for_update: bool = False) -> Match:
@@ -79,8 +76,6 @@ def create_match(key: ApiKey, data: dict[str, Any]) -> Match:
         raise APIError(
             400, "error_invalid_request", {"acceptedRoster": [f"already on creatorRoster: {both}"]}
         )
-    scheduled_ms = data["scheduled_at"]
-    scheduled_at = None if scheduled_ms is None else _EPOCH + timedelta(milliseconds=scheduled_ms)
     match = Match(
         game_id=key.game_id,
         status=ACCEPTED,
@@ -92,7 +87,7 @@ def create_match(key: ApiKey, data: dict[str, Any]) -> Match:
         best_of=data["best_of"],
         region=data["region"],
         platform=data["platform"],
-        scheduled_at=scheduled_at,
+        scheduled_at=data["scheduled_at"],
         selected_maps=data["selected_maps"],
         roster=[],
         scores=[],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,13 +20,6 @@ from league_api.models import (
     utcnow,
 )
 from league_api.states import ACTIVE, SEASON, UPCOMING
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def from_epoch_ms(milliseconds: int) -> datetime:
-    """An aware UTC datetime; timedelta arithmetic keeps every millisecond exact."""
-    return EPOCH + timedelta(milliseconds=milliseconds)
 
 
 def operated_league(key: ApiKey, slug: str) -> League:
@@ -50,15 +43,17 @@ def _league_game(league: League, game_id: str) -> Game:
     return game
 
 
-def create_season(league: League, game_id: str, name: str, start_ms: int, end_ms: int) -> Season:
+def create_season(
+    league: League, game_id: str, name: str, start_date: datetime, end_date: datetime
+) -> Season:
     game = _league_game(league, game_id)
     season = Season(
         league_id=league.id,
         game_id=game.id,
         name=name,
         status=UPCOMING,
-        start_date=from_epoch_ms(start_ms),
-        end_date=from_epoch_ms(end_ms),
+        start_date=start_date,
+        end_date=end_date,
     )
     db.session.add(season)
     db.session.flush()

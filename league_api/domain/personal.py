@@ -15,7 +15,7 @@ Decisions where API.md is silent:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -34,13 +34,6 @@ from league_api.domain.matches import (
 from league_api.errors import APIError
 from league_api.models import Match, Team
 from league_api.states import MATCH, PENDING, READY
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def from_epoch_ms(milliseconds: int) -> datetime:
-    """An aware UTC datetime; timedelta arithmetic keeps every millisecond exact."""
-    return EPOCH + timedelta(milliseconds=milliseconds)
 
 
 def _invalid(field: str, message: str) -> APIError:
@@ -79,7 +72,7 @@ def create_match(
     best_of: int,
     active_roster: list[str],
     challenged_team_id: str | None,
-    scheduled_at_ms: int | None,
+    scheduled_at: datetime | None,
     notes: str | None,
 ) -> Match:
     """A PENDING match offered by the owner's team, open to any team of the game or challenged."""
@@ -103,7 +96,7 @@ def create_match(
         game_mode_id=game_mode_id,
         team_size=team_size,
         best_of=best_of,
-        scheduled_at=from_epoch_ms(scheduled_at_ms) if scheduled_at_ms is not None else None,
+        scheduled_at=scheduled_at,
         selected_maps=[],
         notes=notes,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -21,6 +22,25 @@ class JSONInteger(fields.Integer):
                 raise self.make_error("invalid", input=value)
             value = int(value)
         return super()._validated(value)
+
+
+BEST_OF = (1, 3, 5, 7)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_MS_OF_9999 = 253_402_300_799_999
+
+
+class EpochMillis(JSONInteger):
+    """A moment sent as epoch milliseconds, loaded as an aware UTC datetime (years 1970-9999)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        milliseconds = super()._deserialize(value, attr, data, **kwargs)
+        # Range validators run after deserialising, so check here before the arithmetic.
+        if not 0 <= milliseconds <= _LAST_MS_OF_9999:
+            raise ValidationError("Must be epoch milliseconds between 1970 and 9999.")
+        return _EPOCH + timedelta(milliseconds=milliseconds)
 
 
 class StrictBoolean(fields.Boolean):

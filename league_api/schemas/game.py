@@ -4,13 +4,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from league_api.schemas import JSONInteger, Text
+from league_api.schemas import BEST_OF, EpochMillis, JSONInteger, Text
 from league_api.states import CANCELLED, IN_PROGRESS, MATCH_STATES
 
-BEST_OF = (1, 3, 5, 7)
 ID = validate.Length(1, 100)
 # Epoch milliseconds from 1970 to the last millisecond of 9999: both databases store these.
-EPOCH_MS = validate.Range(0, 253_402_300_799_999)
 # A map pool larger than this is not a selection any more.
 MAX_SELECTED_MAPS = 50
 
@@ -29,9 +27,7 @@ class GameMatchCreateSchema(Schema):
     team_size = JSONInteger(data_key="teamSize", required=True, validate=validate.Range(1, 10))
     region = Text(1, 100, load_default=None, allow_none=True)
     platform = Text(1, 100, load_default=None, allow_none=True)
-    scheduled_at = JSONInteger(
-        data_key="scheduledAt", load_default=None, allow_none=True, validate=EPOCH_MS
-    )
+    scheduled_at = EpochMillis(data_key="scheduledAt", load_default=None, allow_none=True)
     selected_maps = fields.List(
         Text(1, 100),
         data_key="selectedMaps",

@@ -4,26 +4,25 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from league_api.schemas import JSONInteger, StrictBoolean, Text
+from league_api.schemas import EpochMillis, StrictBoolean, Text
 from league_api.states import SEASON_STATES
 
 TICKET_PRIORITIES = ("low", "medium", "high", "urgent")
 
 # Epoch milliseconds from 1970 up to the last millisecond of year 9999: every value in
 # this range converts to a datetime that both databases store.
-EPOCH_MS = validate.Range(0, 253_402_300_799_999)
 
 
 class SeasonCreateSchema(Schema):
     game_id = fields.String(data_key="gameId", required=True, validate=validate.Length(1, 100))
     name = Text(1, 100, required=True)
-    start_ms = JSONInteger(data_key="startDate", required=True, validate=EPOCH_MS)
-    end_ms = JSONInteger(data_key="endDate", required=True, validate=EPOCH_MS)
+    start_date = EpochMillis(data_key="startDate", required=True)
+    end_date = EpochMillis(data_key="endDate", required=True)
 
     @validates_schema
     def dates_in_order(self, data: dict[str, Any], **kwargs: Any) -> None:
         # Runs only when both dates passed their own checks (skip_on_field_errors).
-        if data["start_ms"] >= data["end_ms"]:
+        if data["start_date"] >= data["end_date"]:
             raise ValidationError("must be after startDate", field_name="endDate")
 
 

@@ -4,13 +4,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from league_api.schemas import JSONInteger, Text
+from league_api.schemas import BEST_OF, EpochMillis, JSONInteger, Text
 
 ATTENDANCE = ("ATTENDING", "NOT_ATTENDING", "TENTATIVE")
-BEST_OF = (1, 3, 5, 7)
 MAX_TEAM_SIZE = 10
 # Epoch milliseconds from 1970 up to the last millisecond of year 9999 (both databases store it).
-EPOCH_MS = validate.Range(0, 253_402_300_799_999)
 
 
 def _id(**kwargs: Any) -> fields.String:
@@ -37,9 +35,7 @@ class MatchCreateSchema(Schema):
     best_of = JSONInteger(data_key="bestOf", required=True, validate=validate.OneOf(BEST_OF))
     active_roster = _roster(data_key="activeRoster", required=True)
     challenged_team_id = _id(data_key="challengedTeamId", load_default=None, allow_none=True)
-    scheduled_at_ms = JSONInteger(
-        data_key="scheduledAt", load_default=None, allow_none=True, validate=EPOCH_MS
-    )
+    scheduled_at = EpochMillis(data_key="scheduledAt", load_default=None, allow_none=True)
     notes = Text(0, 1000, load_default=None, allow_none=True)
 
     @validates_schema
