@@ -83,12 +83,14 @@ class IdemEndpoint:
     ``prepare(call, world, tokens)`` creates any prerequisite (without keys, through
     ``call(method, path, who, body) -> (status, json)``) and returns one Operation per token.
     ``effects_sql`` returns one row ``(token, n)`` per token with ``n`` side effects.
+    ``optional`` names the body's fields that may be left out (the others are required).
     """
 
     name: str
     who: str
     prepare: Callable[[Caller, dict[str, Any], list[str]], list[Operation]]
     effects_sql: str
+    optional: frozenset[str] = frozenset()
 
 
 def _prepare_ticket_create(call: Caller, world: dict[str, Any], tokens: list[str]):
