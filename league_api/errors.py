@@ -111,7 +111,8 @@ def register_error_handlers(app: Flask, prefix: str) -> None:
 
 
 def is_unavailable_error(error: DBAPIError) -> bool:
-    """True for failures a retry may cure: lost connections, SQLite's lock timeout."""
+    """True when the database cannot be used: lost connections, SQLite's lock timeout, a file
+    that is missing or not (or no longer) a database. The request fails closed with a 503."""
     if error.connection_invalidated:
         return True
     message = str(error.orig).lower()
@@ -125,5 +126,7 @@ def is_unavailable_error(error: DBAPIError) -> bool:
             "connection failed",
             "terminating connection",
             "unable to open database",
+            "file is not a database",
+            "database disk image is malformed",
         )
     )
