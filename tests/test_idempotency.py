@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -403,3 +404,116 @@ def test_a_5xx_stores_nothing_and_the_retry_runs_once(api, app, monkeypatch, err
     assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
     assert count(app, SupportTicket) == 1
     assert api.post("/tickets", "alice", TICKET, key="raise-5xx").data == retry.data
+
+
+# -- a duplicate while the first is still running -----------------------------------------------
+
+
+class Hold:
+    """A before-commit hook that parks the request keyed ``key`` until released."""
+
+    def __init__(self, key: str, fail: bool = False) -> None:
+        self.key, self.fail = key, fail
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, key: str) -> None:
+        if key != self.key or self.reached.is_set():
+            return
+        self.reached.set()
+        assert self.release.wait(timeout=30)
+        if self.fail:
+            raise RuntimeError("the first request failed after writing its record")
+
+
+def in_thread(call) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["response"] = call()
+        except BaseException as error:  # noqa: BLE001 - reported to the test thread
+            result["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def hold_first(api, app, hold: Hold, body: dict[str, Any] = TICKET):
+    """Start a keyed POST /tickets that stops inside its transaction, just before commit."""
+    app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = hold
+    first = in_thread(lambda: api.post("/tickets", "alice", body, key=hold.key))
+    assert hold.reached.wait(timeout=30)
+    return first
+
+
+def finish(thread_and_result) -> Any:
+    thread, result = thread_and_result
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    if "error" in result:
+        raise result["error"]
+    return result["response"]
+
+
+def test_a_duplicate_past_the_bounded_wait_is_409_in_use_never_5xx(api, app):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    hold = Hold("busy")
+    first = hold_first(api, app, hold)
+    try:
+        # Short waits for this test only: the duplicate gives up on the held key quickly.
+        app.config["IDEMPOTENCY_LOCK_TIMEOUT_MS"] = 100
+        with app.app_context():
+            for engine in db.engines.values():
+                if engine.dialect.name == "sqlite":
+                    event.listen(engine, "connect", _short_busy_timeout)
+                    engine.dispose()
+        duplicate = api.post("/tickets", "alice", TICKET, key="busy")
+        assert (duplicate.status_code, duplicate.get_json()["error"]) == (
+            409,
+            "error_idempotency_key_in_use",
+        )
+        assert duplicate.headers["Retry-After"].isdigit()
+        conflicting = api.post("/tickets", "alice", {**TICKET, "subject": "x"}, key="busy")
+        assert conflicting.status_code == 409
+    finally:
+        hold.release.set()
+    assert finish(first).status_code == 201
+    replay = api.post("/tickets", "alice", TICKET, key="busy")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert count(app, SupportTicket) == 1
+
+
+def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA busy_timeout = 100")
+
+
+def test_a_waiting_duplicate_gets_the_replay_or_the_conflict(api, app):
+    hold = Hold("waited")
+    first = hold_first(api, app, hold)
+    same = in_thread(lambda: api.post("/tickets", "alice", TICKET, key="waited"))
+    other = in_thread(
+        lambda: api.post("/tickets", "alice", {**TICKET, "subject": "x"}, key="waited")
+    )
+    assert same[0].is_alive() and other[0].is_alive()
+    hold.release.set()
+    original = finish(first)
+    assert original.status_code == 201
+    replayed = finish(same)
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.data == original.data
+    assert finish(other).get_json()["error"] == "error_idempotency_key_conflict"
+    assert count(app, SupportTicket) == 1
+
+
+def test_when_the_first_fails_the_waiting_duplicate_runs_as_a_first_request(api, app):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    hold = Hold("fails", fail=True)
+    first = hold_first(api, app, hold)
+    duplicate = in_thread(lambda: api.post("/tickets", "alice", TICKET, key="fails"))
+    hold.release.set()
+    assert finish(first).status_code == 500
+    response = finish(duplicate)
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
+    assert count(app, SupportTicket) == 1
+    [row] = record_rows(app)
+    assert row["body"] == response.data
