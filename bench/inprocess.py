@@ -43,6 +43,9 @@ class Result:
     kinds: list[Kind]
     # Per kind: one list of request times (ns) per round, in the order measured.
     samples: dict[str, list[list[int]]] = field(default_factory=dict)
+    # The same requests' CPU time in this process (all threads): blind to waits for the disk,
+    # the database server or the scheduler, so steadier on a shared machine.
+    cpu_samples: dict[str, list[list[int]]] = field(default_factory=dict)
     statements: dict[str, dict[str, Any]] = field(default_factory=dict)
     store_calls: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -123,7 +126,7 @@ class Harness:
 
 
 def measure(backend: Backend, layers: list[str], plan: Plan, tag: str) -> Result:
-    """Warm up, then ``plan.rounds`` rounds; each round runs every kind's batch in random order."""
+    """Warm up, then ``plan.rounds`` rounds of ``plan.batch`` requests per kind, interleaved."""
     harness = Harness(backend, layers, tag)
     rng = random.Random(plan.seed)
     result = Result(backend, harness.kinds)
@@ -135,17 +138,24 @@ def measure(backend: Backend, layers: list[str], plan: Plan, tag: str) -> Result
                 harness.send(kind, harness.key_for(kind))
         for kind in harness.kinds:
             result.samples[kind.name] = []
-        clock = time.perf_counter_ns
+            result.cpu_samples[kind.name] = []
+        clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
         for _round in range(plan.rounds):
-            for kind in shuffled(harness.kinds, rng):
-                gc.collect()
-                times = []
-                for _ in range(plan.batch):
+            gc.collect()
+            times: dict[str, list[int]] = {kind.name: [] for kind in harness.kinds}
+            cpu_times: dict[str, list[int]] = {kind.name: [] for kind in harness.kinds}
+            # Request by request, every kind in a fresh random order: a burst of load from a
+            # neighbour lands on all kinds alike instead of on one kind's batch.
+            for _ in range(plan.batch):
+                for kind in shuffled(harness.kinds, rng):
                     key = harness.key_for(kind)
-                    started = clock()
+                    cpu_started, started = cpu_clock(), clock()
                     harness.send(kind, key)
-                    times.append(clock() - started)
-                result.samples[kind.name].append(times)
+                    times[kind.name].append(clock() - started)
+                    cpu_times[kind.name].append(cpu_clock() - cpu_started)
+            for kind in harness.kinds:
+                result.samples[kind.name].append(times[kind.name])
+                result.cpu_samples[kind.name].append(cpu_times[kind.name])
     finally:
         harness.close()
     return result

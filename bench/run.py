@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from typing import Any
 
 import compare
 import inprocess
+import parts
 import server
 from common import REPO_DIR, Backend, make_backends, quartiles, summary
 from sqlalchemy import create_engine
@@ -85,7 +87,7 @@ def plans(quick: bool) -> tuple[inprocess.Plan, server.LoadPlan]:
         )
     return (
         inprocess.Plan(rounds=25, batch=40, warmup=60),
-        server.LoadPlan(rounds=4, per_thread=40, warmup_per_thread=5),
+        server.LoadPlan(rounds=8, per_thread=20, warmup_per_thread=5),
     )
 
 
@@ -96,18 +98,22 @@ def flatten(rounds: list[list[int]]) -> list[int]:
     return [value for values in rounds for value in values]
 
 
+def round_ratios(kind_rounds: list[list[int]], base_rounds: list[list[int]]) -> list[float]:
+    """Per round: the kind's median over the baseline's median in that same round."""
+    return [
+        statistics.median(mine) / statistics.median(theirs)
+        for mine, theirs in zip(kind_rounds, base_rounds, strict=True)
+    ]
+
+
 def inprocess_rows(result: inprocess.Result) -> list[dict[str, Any]]:
-    base_rounds = result.samples["baseline"]
-    base = summary(flatten(base_rounds))
+    base = summary(flatten(result.samples["baseline"]))
     rows = []
     for kind in result.kinds:
-        rounds = result.samples[kind.name]
-        stats = summary(flatten(rounds))
-        per_round = [
-            summary(mine)["median"] / summary(theirs)["median"]
-            for mine, theirs in zip(rounds, base_rounds, strict=True)
-        ]
-        low, high = quartiles(per_round)
+        stats = summary(flatten(result.samples[kind.name]))
+        cpu = summary(flatten(result.cpu_samples[kind.name]))
+        ratios = round_ratios(result.samples[kind.name], result.samples["baseline"])
+        cpu_ratios = round_ratios(result.cpu_samples[kind.name], result.cpu_samples["baseline"])
         statements = result.statements.get(kind.name, {})
         rows.append(
             {
@@ -115,9 +121,12 @@ def inprocess_rows(result: inprocess.Result) -> list[dict[str, Any]]:
                 "median_us": stats["median"] / 1000,
                 "p90_us": stats["p90"] / 1000,
                 "p99_us": stats["p99"] / 1000,
+                "cpu_median_us": cpu["median"] / 1000,
                 "n": stats["n"],
-                "ratio": stats["median"] / base["median"],
-                "ratio_iqr": [low, high],
+                "ratio": statistics.median(ratios),
+                "ratio_iqr": list(quartiles(ratios)),
+                "cpu_ratio": statistics.median(cpu_ratios),
+                "cpu_ratio_iqr": list(quartiles(cpu_ratios)),
                 "added_us": (stats["median"] - base["median"]) / 1000,
                 "statements": statements.get("statements"),
                 "commits": statements.get("commits"),
@@ -152,7 +161,7 @@ def server_rows(result: server.LoadResult) -> list[dict[str, Any]]:
             {
                 "kind": kind.name,
                 "rps": rps,
-                "rps_ratio": rps / base_rps,
+                "rps_ratio": statistics.median(per_round),
                 "rps_ratio_range": [low, high],
                 "p50_ms": stats["median"] / 1e6,
                 "p90_ms": stats["p90"] / 1e6,
@@ -171,17 +180,17 @@ def fmt(value: float, digits: int = 2) -> str:
 
 def inprocess_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| request | ratio to baseline | per-round ratio (IQR) | added | median | p90 | p99 "
-        "| SQL statements | commits |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| request | time ratio | (IQR over rounds) | CPU ratio | added | median | p90 | p99 "
+        "| CPU median | SQL statements | commits |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         low, high = row["ratio_iqr"]
         lines.append(
             f"| {LABELS.get(row['kind'], row['kind'])} | **{fmt(row['ratio'])}x** "
-            f"| {fmt(low)}-{fmt(high)} | {row['added_us']:+.0f} us | {row['median_us']:.0f} us "
-            f"| {row['p90_us']:.0f} us | {row['p99_us']:.0f} us | {row['statements']} "
-            f"| {row['commits']} |"
+            f"| {fmt(low)}-{fmt(high)} | {fmt(row['cpu_ratio'])}x | {row['added_us']:+.0f} us "
+            f"| {row['median_us']:.0f} us | {row['p90_us']:.0f} us | {row['p99_us']:.0f} us "
+            f"| {row['cpu_median_us']:.0f} us | {row['statements']} | {row['commits']} |"
         )
     return lines
 
@@ -218,20 +227,22 @@ def statements_table(rows: list[dict[str, Any]]) -> list[str]:
 
 def headline(report: dict[str, Any]) -> list[str]:
     lines = [
-        "| database | first / baseline | replay / baseline | conflict / baseline "
-        "| under load: first req/s / baseline req/s |",
+        "| database | first request | replay | conflict | first request under load (throughput) |",
         "|---|---:|---:|---:|---:|",
     ]
     for part in report["backends"].values():
-        ratios = {row["kind"]: row["ratio"] for row in part.get("inprocess", [])}
+        rows = {row["kind"]: row for row in part.get("inprocess", [])}
         loaded = {row["kind"]: row["rps_ratio"] for row in part.get("server", [])}
 
-        def cell(table: dict[str, float], kind: str) -> str:
-            return f"{table[kind]:.2f}x" if kind in table else "n/a"
+        def cell(kind: str, rows: dict[str, Any] = rows) -> str:
+            if kind not in rows:
+                return "n/a"
+            return f"{rows[kind]['ratio']:.2f}x (CPU {rows[kind]['cpu_ratio']:.2f}x)"
 
+        under_load = f"{loaded['league:first']:.2f}x" if "league:first" in loaded else "n/a"
         lines.append(
-            f"| {part['label']} | {cell(ratios, 'league:first')} | {cell(ratios, 'league:replay')} "
-            f"| {cell(ratios, 'league:conflict')} | {cell(loaded, 'league:first')} |"
+            f"| {part['label']} | {cell('league:first')} | {cell('league:replay')} "
+            f"| {cell('league:conflict')} | {under_load} |"
         )
     return lines
 
@@ -254,7 +265,11 @@ def render(report: dict[str, Any]) -> str:
         f"({load['processes']} processes x {load['threads']} threads), {load['rounds']} rounds "
         f"x {load['per_thread'] * load['concurrency']} requests per kind.",
         "",
-        "### Headline (in-process medians; ratio 1.00x = as fast as the unkeyed request)",
+        "### Headline: league_api's keyed requests against the unkeyed baseline",
+        "",
+        "In-process time ratio (and CPU-time ratio); under load, throughput ratio "
+        "(1.00x = as fast as the unkeyed request; below 1 in-process = faster, "
+        "above 1 under load = more requests per second).",
         "",
         *headline(report),
     ]
@@ -268,6 +283,10 @@ def render(report: dict[str, Any]) -> str:
         if "server" in part:
             out += ["", "Through gunicorn under concurrent load:", ""]
             out += server_table(part["server"])
+        if "parts" in part:
+            out += ["", "Single steps of the keyed path (median, in-process):", ""]
+            out += ["| step | median |", "|---|---:|"]
+            out += [f"| {name} | {value:.0f} us |" for name, value in part["parts"].items()]
     if report.get("notes"):
         out += ["", *[f"- {note}" for note in report["notes"]]]
     return "\n".join(out) + "\n"
@@ -367,6 +386,8 @@ def main() -> None:
                 result = inprocess.measure(backend, layers, inproc_plan, tag)
                 part["inprocess"] = inprocess_rows(result)
                 print(f"[{backend.name}] in-process done in {time.monotonic() - started:.0f}s")
+            if not args.no_inprocess:
+                part["parts"] = parts.measure(backend, 300 if args.quick else 3000)
             if not args.no_server:
                 started = time.monotonic()
                 print(f"[{backend.name}] gunicorn under load ...", flush=True)
