@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from league_api import create_app
 from league_api.db import db
 from league_api.idempotency import IdempotencyRecord
 from league_api.models import SupportTicket
@@ -207,3 +210,25 @@ def test_a_non_idem_endpoint_ignores_the_header_entirely(api, app):
     assert error_of(again) == (409, "error_ticket_closed")
     assert "Idempotent-Replayed" not in again.headers
     assert count(app, IdempotencyRecord) == 0
+
+
+@pytest.mark.backend("sqlite")
+def test_options_never_takes_the_write_lock(database_url):
+    """OPTIONS never touches idempotency: not even a wait for SQLite's write lock."""
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SQLITE_BUSY_TIMEOUT_MS": 100}
+    )
+    client = app.test_client()
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        for path in ("/api/v1/tickets", "/api/v1/tickets/some-id/close"):
+            for headers in ({}, {"Idempotency-Key": "k"}, {"Idempotency-Key": "not valid"}):
+                response = client.options(path, headers=headers)
+                assert response.status_code == 200, (path, headers, response.data)
+                assert "POST" in response.headers["Allow"]
+    finally:
+        writer.rollback()
+        writer.close()
+        with app.app_context():
+            db.engine.dispose()

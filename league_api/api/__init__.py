@@ -22,8 +22,11 @@ def guard_request() -> None:
     request.max_content_length = limit + 1
     if request.content_length is not None and request.content_length > limit:
         raise too_large
+    if request.method in SAFE_METHODS:
+        # OPTIONS is routed to a write view's endpoint too; it must never take the write lock.
+        return
     # Reading now makes a chunked body over the limit a 413 before authentication.
-    if request.method not in SAFE_METHODS and len(request.get_data(cache=True)) > limit:
+    if len(request.get_data(cache=True)) > limit:
         raise too_large
     begin_write_for_view(current_app.view_functions.get(request.endpoint))
 
