@@ -35,7 +35,8 @@ def init_app(app: Flask) -> None:
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
     database.init_app(app)
-    idempotency.init_app(app, identity=current_key_id)
+    # Scoped to the API's blueprint: a host's own identity never applies to API records.
+    idempotency.init_app(app, identity=current_key_id, blueprint=api.name)
     register_error_handlers(app, API_PREFIX)
     app.register_blueprint(api, url_prefix=API_PREFIX)
     cli.init_app(app)

@@ -244,3 +244,51 @@ def test_init_app_mounts_the_api_with_json_errors_only_under_the_prefix(embedded
     assert host_405.status_code == 405 and host_405.mimetype == "text/html"
     # The league commands are on the host's CLI too.
     assert runner.invoke(args=["idempotency", "purge"]).exit_code == 0
+
+
+@pytest.mark.parametrize("host_first", [False, True], ids=["host-after", "host-before"])
+def test_a_host_identity_and_the_api_key_scope_coexist(database_url, host_first):
+    """A host that embeds the API and gives @idempotent its own default identity: API records
+    stay scoped by API key, and the host's views keep the host's identity."""
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url)
+    if host_first:
+        idempotency.init_app(app, identity=host_identity)
+    league_api.init_app(app)
+    if not host_first:
+        idempotency.init_app(app, identity=host_identity)
+
+    @app.post("/notes")
+    @idempotent
+    def add_note():
+        note = HostNote(text=json_object_body().get("text", ""))
+        db.session.add(note)
+        db.session.flush()
+        return {"id": note.id}, 201
+
+    try:
+        result = app.test_cli_runner().invoke(args=["demo-seed"])
+        assert result.exit_code == 0, result.output
+        keys = json.loads(result.stdout)["keys"]
+        client = app.test_client()
+        ticket = {"subject": "Lag", "description": "The lobby lags", "category": "other"}
+        answers = {
+            who: client.post(
+                "/api/v1/tickets",
+                json=ticket,
+                headers={"Authorization": f"Bearer {keys[who]}", "Idempotency-Key": "shared"},
+            )
+            for who in ("alice", "bob")
+        }
+        assert answers["bob"].status_code == 201
+        assert "Idempotent-Replayed" not in answers["bob"].headers
+        assert answers["bob"].data != answers["alice"].data
+        # The host's view is scoped by the host's identity.
+        by_u1 = post(client, {"text": "n"}, key="shared", user="u1")
+        by_u2 = post(client, {"text": "n"}, key="shared", user="u2")
+        assert (by_u1.status_code, by_u2.status_code) == (201, 201)
+        assert "Idempotent-Replayed" not in by_u2.headers
+        assert post(client, {"text": "n"}, key="shared", user="u1").data == by_u1.data
+    finally:
+        with app.app_context():
+            db.engine.dispose()

@@ -15,9 +15,9 @@ from league_api.idempotency.model import IdempotencyRecord
 from league_api.idempotency.store import purge_expired
 
 
-def init_app(app, identity=None) -> None:
-    """Configure the caller identity and add ``flask idempotency purge``."""
-    _init_decorator(app, identity)
+def init_app(app, identity=None, blueprint=None) -> None:
+    """Configure the caller identity (the app's, or one blueprint's) and add the purge command."""
+    _init_decorator(app, identity, blueprint)
     app.cli.add_command(idempotency_cli)
 
 

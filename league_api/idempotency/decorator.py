@@ -31,12 +31,22 @@ EXTENSION = "league_api.idempotency"
 Identity = Callable[[], str]
 
 
-def init_app(app: Any, identity: Identity | None = None) -> None:
-    """Set the default caller identity used to scope records (e.g. the API key id)."""
+def init_app(app: Any, identity: Identity | None = None, blueprint: str | None = None) -> None:
+    """Set the caller identity used to scope records: the app's default, or one blueprint's.
+
+    A blueprint's identity (league_api: the API key id for its ``api`` blueprint) always wins
+    for that blueprint's views, so a host app that sets its own default for its own views can
+    never scope API records by it; it also serves as the default until the host sets one.
+    """
     app.config.setdefault("IDEMPOTENCY_TTL_SECONDS", 86400)
     app.config.setdefault("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000)
     app.config.setdefault("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1)
-    app.extensions[EXTENSION] = {"identity": identity}
+    settings = app.extensions.setdefault(EXTENSION, {"identity": None, "blueprints": {}})
+    if blueprint is not None:
+        settings["blueprints"][blueprint] = identity
+        settings["identity"] = settings["identity"] or identity
+    elif identity is not None:
+        settings["identity"] = identity
 
 
 def key_in_use() -> APIError:
@@ -96,7 +106,14 @@ def idempotent(view: Callable[..., Any] | None = None, *, identity: Identity | N
 
 
 def _caller(identity: Identity | None) -> str:
-    identity = identity or current_app.extensions.get(EXTENSION, {}).get("identity")
+    if identity is None:
+        settings = current_app.extensions.get(EXTENSION, {})
+        by_blueprint = settings.get("blueprints", {})
+        # The innermost blueprint with an identity of its own, else the app's default.
+        identity = next(
+            (by_blueprint[name] for name in request.blueprints if name in by_blueprint),
+            settings.get("identity"),
+        )
     if identity is None:
         raise RuntimeError("@idempotent needs an identity: pass identity= or call init_app")
     return str(identity())
