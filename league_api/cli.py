@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import literal, select
+from sqlalchemy.exc import IntegrityError
 
 from league_api.auth import PERSONAL_FULL_SCOPES, issue_key
 from league_api.db import begin_write, db
@@ -47,6 +48,10 @@ def _write(action: Callable[[], Any]) -> Any:
     try:
         result = action()
         db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        # Most often a name or slug already taken: a message, not a traceback.
+        raise click.ClickException(f"that conflicts with existing data: {error.orig}") from None
     except BaseException:
         db.session.rollback()
         raise

@@ -39,7 +39,7 @@ def test_init_db_creates_the_tables_and_is_safe_twice(database_url):
             # The suite keeps one schema per run and empties it between tests: drop a table
             # so there is something for init-db to create.
             with db.engine.begin() as connection:
-                connection.exec_driver_sql("DROP TABLE idempotency_records")
+                connection.exec_driver_sql("DROP TABLE IF EXISTS idempotency_records")
         assert "idempotency_records" not in inspect(db.engine).get_table_names()
     runner = app.test_cli_runner()
     for _ in range(2):
@@ -244,6 +244,8 @@ def test_administration_commands_refuse_bad_input_and_change_nothing(app, runner
         (["keys", "create", "k", "--kind", "personal", "--owner", "ghost"], "no user"),
         (["keys", "revoke", "no-such-key"], "no API key"),
         (["tickets", "close", "no-such-ticket"], "no ticket"),
+        (["users", "create", "dave"], "conflicts with existing data"),
+        (["games", "create", "chess"], "conflicts with existing data"),
     ]
     for args, message in failures:
         result = invoke(runner, *args, ok=False)

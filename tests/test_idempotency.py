@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, update
 
+from league_api import create_app
 from league_api.api import tickets as tickets_api
 from league_api.db import db
 from league_api.errors import APIError, ServiceUnavailable
@@ -16,6 +18,7 @@ from league_api.idempotency import IdempotencyRecord
 from league_api.idempotency.store import db_now_plus
 from league_api.models import SupportTicket, TicketMessage
 
+BACKEND = "postgresql" if os.environ.get("LEAGUE_API_TEST_DATABASE_URL") else "sqlite"
 TICKET = {"subject": "Lag", "description": "The lobby lags", "category": "technical_bug"}
 RECORDS = IdempotencyRecord.__table__
 
@@ -476,12 +479,23 @@ def test_a_duplicate_past_the_bounded_wait_is_409_in_use_never_5xx(api, app):
         assert duplicate.headers["Retry-After"].isdigit()
         conflicting = api.post("/tickets", "alice", {**TICKET, "subject": "x"}, key="busy")
         assert conflicting.status_code == 409
+        unkeyed = api.post("/tickets", "alice", TICKET)
+        if BACKEND == "sqlite":
+            # The held request has the write lock: an unkeyed write is a 503, never a 500.
+            assert (unkeyed.status_code, unkeyed.get_json()["error"]) == (
+                503,
+                "error_service_unavailable",
+            )
+            assert unkeyed.headers["Retry-After"].isdigit()
+        else:
+            assert unkeyed.status_code == 201  # PostgreSQL: no lock shared with the held key
     finally:
         hold.release.set()
     assert finish(first).status_code == 201
     replay = api.post("/tickets", "alice", TICKET, key="busy")
     assert replay.headers["Idempotent-Replayed"] == "true"
-    assert count(app, SupportTicket) == 1
+    assert count(app, SupportTicket) == (1 if BACKEND == "sqlite" else 2)
+    assert count(app, IdempotencyRecord) == 1
 
 
 def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
@@ -517,3 +531,25 @@ def test_when_the_first_fails_the_waiting_duplicate_runs_as_a_first_request(api,
     assert count(app, SupportTicket) == 1
     [row] = record_rows(app)
     assert row["body"] == response.data
+
+
+def test_the_ttl_comes_from_flask_environment_variables(database_url, monkeypatch):
+    monkeypatch.setenv("FLASK_IDEMPOTENCY_TTL_SECONDS", "0")
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    try:
+        assert app.config["IDEMPOTENCY_TTL_SECONDS"] == 0
+        result = app.test_cli_runner().invoke(args=["demo-seed"])
+        assert result.exit_code == 0, result.output
+        headers = {
+            "Authorization": f"Bearer {json.loads(result.stdout)['keys']['alice']}",
+            "Idempotency-Key": "env-ttl",
+        }
+        client = app.test_client()
+        first = client.post("/api/v1/tickets", json=TICKET, headers=headers)
+        again = client.post("/api/v1/tickets", json=TICKET, headers=headers)
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert "Idempotent-Replayed" not in again.headers
+        assert again.get_json()["ticketId"] != first.get_json()["ticketId"]
+    finally:
+        with app.app_context():
+            db.engine.dispose()
