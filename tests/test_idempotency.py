@@ -553,3 +553,35 @@ def test_the_ttl_comes_from_flask_environment_variables(database_url, monkeypatc
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.backend("postgresql")
+def test_purge_never_deletes_a_record_replaced_while_it_runs(api, app, runner):
+    """A retry replaces an expired record between the purge's SELECT and its DELETE: the fresh
+    record must survive, or a later retry would run the operation a second time."""
+    api.post("/tickets", "alice", TICKET, key="race")
+    expire_all_records(app)
+    replaced: dict[str, Any] = {}
+
+    def replace_first(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("DELETE FROM IDEMPOTENCY_RECORDS"):
+            if "thread" not in replaced:
+                replaced["thread"] = in_thread(
+                    lambda: api.post("/tickets", "alice", TICKET, key="race")
+                )
+                replaced["response"] = finish(replaced["thread"])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", replace_first)
+    try:
+        result = runner.invoke(args=["idempotency", "purge"])
+    finally:
+        event.remove(engine, "before_cursor_execute", replace_first)
+    assert result.exit_code == 0, result.output
+    fresh = replaced["response"]
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert "Removed 0 expired idempotency records." in result.stdout
+    retry = api.post("/tickets", "alice", TICKET, key="race")
+    assert retry.headers.get("Idempotent-Replayed") == "true" and retry.data == fresh.data
+    assert count(app, SupportTicket) == 2

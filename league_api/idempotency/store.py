@@ -189,16 +189,14 @@ def purge_expired(batch_size: int = 1000) -> int:
     removed = 0
     while True:
         begin_write()
-        batch = (
-            select(records.c.id)
-            .where(records.c.expires_at <= db_now_plus(0))
-            .order_by(records.c.expires_at)
-            .limit(batch_size)
-        )
+        expired = records.c.expires_at <= db_now_plus(0)
+        batch = select(records.c.id).where(expired).order_by(records.c.expires_at).limit(batch_size)
         ids = session.execute(batch).scalars().all()
         if not ids:
             session.rollback()
             return removed
-        session.execute(delete(records).where(records.c.id.in_(ids)))
+        # Expiry is checked again: on PostgreSQL a retry may have replaced one of these records
+        # since the SELECT, and the DELETE re-evaluates its WHERE on that newer row, which stays.
+        result = session.execute(delete(records).where(records.c.id.in_(ids), expired))
         session.commit()
-        removed += len(ids)
+        removed += result.rowcount
