@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import POSTGRES_URL, free_port, seed_world
-from reliability import IDEM_ENDPOINTS, plan_jobs
+from reliability import IDEM_ENDPOINTS, plan_jobs, summary
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -125,6 +125,13 @@ def test_an_unusable_database_answers_503_and_runs_nothing(
     assert view_runs == []
     with broken.app_context():
         db.engine.dispose()
+    summary(
+        "fail-closed-unusable",
+        requests=3 * len(operations),
+        answers_503=3 * len(operations),
+        views_run=len(view_runs),
+        server_errors_other_than_503=0,
+    )
 
 
 # -- lost mid-life -------------------------------------------------------------------------------
@@ -259,6 +266,7 @@ def test_postgresql_lost_mid_life_fails_closed_then_runs_each_key_once(database_
             proxy.restore()
             check_back_exactly_once(app, client, job, plaintext, key)
         assert count_records(app) == len(jobs)
+        summary("fail-closed-pg-cut", operations=len(jobs), cuts=len(jobs), effects=len(jobs))
     finally:
         with app.app_context():
             db.engine.dispose()
@@ -313,3 +321,4 @@ def test_sqlite_volume_lost_mid_life_fails_closed_then_runs_each_key_once(tmp_pa
     assert count_records(app) == len(jobs)
     with app.app_context():
         db.engine.dispose()
+    summary("fail-closed-sqlite-lost", operations=len(jobs), losses=len(jobs), effects=len(jobs))
