@@ -124,8 +124,165 @@ def _prepare_ticket_message(call: Caller, world: dict[str, Any], tokens: list[st
     ]
 
 
-# Add the other Idem endpoints here as they land (API.md section 4): each entry needs only a
-# body that carries a unique token and a query that counts its side effect per token.
+def _created(call: Caller, method: str, path: str, who: str, body: dict[str, Any], field: str):
+    status, answer = call(method, path, who, body)
+    assert status == 201, (path, answer)
+    return answer[field]
+
+
+def _game_match(call: Caller, world: dict[str, Any]) -> str:
+    """An ACCEPTED match of alpha (alice's) against bravo (bob's), created by the game key."""
+    teams = world["teams"]
+    body = {"creatorTeamId": teams["alpha"], "acceptedTeamId": teams["bravo"]}
+    body.update(gameModeId="prerequisite", bestOf=3, teamSize=2)
+    return _created(call, "POST", "/game/matches/create", "game", body, "matchId")
+
+
+def _one_match_each(action: str, body: Callable[[str], dict[str, Any]]):
+    """Operations on a fresh ACCEPTED game match per token; the token marks the effect."""
+
+    def prepare(call: Caller, world: dict[str, Any], tokens: list[str]) -> list[Operation]:
+        return [
+            Operation(f"/matches/{_game_match(call, world)}/{action}", body(token), token)
+            for token in tokens
+        ]
+
+    return prepare
+
+
+def _by_match_id(path: Callable[[str], str], body, make_match=None):
+    """Operations on a fresh match per token, whose effect is counted by match id.
+
+    ``body(world)`` builds the request body; ``make_match`` (default: an ACCEPTED game match).
+    """
+
+    def prepare(call: Caller, world: dict[str, Any], tokens: list[str]) -> list[Operation]:
+        operations = []
+        for _token in tokens:
+            match_id = (make_match or _game_match)(call, world)
+            operations.append(Operation(path(match_id), body(world), match_id))
+        return operations
+
+    return prepare
+
+
+def _pending_match(call: Caller, world: dict[str, Any]) -> str:
+    """A PENDING personal match created by alice's team alpha."""
+    return _created(
+        call, "POST", "/matches/create", "alice", _match_body(world, "pending"), "matchId"
+    )
+
+
+def _match_body(world: dict[str, Any], game_mode: str) -> dict[str, Any]:
+    users = world["users"]
+    return {
+        "teamId": world["teams"]["alpha"],
+        "gameId": world["games"]["demo-game"],
+        "gameModeId": game_mode,
+        "teamSize": 2,
+        "bestOf": 3,
+        "activeRoster": [users["alice"], users["amir"]],
+    }
+
+
+def _prepare_game_match_create(call: Caller, world: dict[str, Any], tokens: list[str]):
+    teams = world["teams"]
+    return [
+        Operation(
+            "/game/matches/create",
+            {
+                "creatorTeamId": teams["alpha"],
+                "acceptedTeamId": teams["bravo"],
+                "gameModeId": token,
+                "bestOf": 3,
+                "teamSize": 2,
+            },
+            token,
+        )
+        for token in tokens
+    ]
+
+
+def _prepare_match_create(call: Caller, world: dict[str, Any], tokens: list[str]):
+    return [Operation("/matches/create", _match_body(world, token), token) for token in tokens]
+
+
+def _prepare_season_create(call: Caller, world: dict[str, Any], tokens: list[str]):
+    body = {"gameId": world["games"]["demo-game"], "startDate": 1767225600000}
+    body["endDate"] = 1798761600000
+    path = "/leagues/demo-league/seasons/create"
+    return [Operation(path, {**body, "name": token}, token) for token in tokens]
+
+
+def _prepare_league_ticket_create(call: Caller, world: dict[str, Any], tokens: list[str]):
+    path = "/leagues/demo-league/tickets/create"
+    body = {"description": "storm and crash suite", "priority": "high"}
+    return [Operation(path, {"subject": token, **body}, token) for token in tokens]
+
+
+def _prepare_league_ticket_reply(call: Caller, world: dict[str, Any], tokens: list[str]):
+    ticket_ids = [
+        _created(
+            call,
+            "POST",
+            "/leagues/demo-league/tickets/create",
+            "league",
+            {"subject": f"thread {number}", "description": "replies"},
+            "ticketId",
+        )
+        for number in range(min(4, max(1, len(tokens))))
+    ]
+    return [
+        Operation(
+            f"/leagues/demo-league/tickets/{ticket_ids[index % len(ticket_ids)]}/reply",
+            {"content": token, "isInternal": False},
+            token,
+        )
+        for index, token in enumerate(tokens)
+    ]
+
+
+def _prepare_chat_send(call: Caller, world: dict[str, Any], tokens: list[str]):
+    match_ids = [_game_match(call, world) for _ in range(min(2, max(1, len(tokens))))]
+    return [
+        Operation(f"/matches/{match_ids[index % len(match_ids)]}/chat", {"content": token}, token)
+        for index, token in enumerate(tokens)
+    ]
+
+
+def _prepare_chat_report(call: Caller, world: dict[str, Any], tokens: list[str]):
+    # alice reports one message of bob's per token (a second report of hers would be a 200).
+    match_id = _game_match(call, world)
+    operations = []
+    for token in tokens:
+        message_id = _created(
+            call, "POST", f"/matches/{match_id}/chat", "bob", {"content": "rude"}, "messageId"
+        )
+        operations.append(
+            Operation(f"/chat/messages/{message_id}/report", {"reason": token}, token)
+        )
+    return operations
+
+
+def _prepare_game_forfeit(call: Caller, world: dict[str, Any], tokens: list[str]):
+    alpha = world["teams"]["alpha"]
+    return [
+        Operation(
+            f"/game/matches/{_game_match(call, world)}/forfeit",
+            {"forfeitingTeamId": alpha, "reason": token},
+            token,
+        )
+        for token in tokens
+    ]
+
+
+ENDED_SQL = (
+    "SELECT end_reason, count(*) FROM matches WHERE status = '{}' AND end_reason IS NOT NULL"
+    " GROUP BY end_reason"
+)
+
+# Every Idem endpoint of API.md section 4. To add one: a body that carries a unique token (or a
+# fresh resource per token), and a query that counts its side effect per token.
 IDEM_ENDPOINTS: list[IdemEndpoint] = [
     IdemEndpoint(
         "ticket_create",
@@ -138,6 +295,109 @@ IDEM_ENDPOINTS: list[IdemEndpoint] = [
         "bob",
         _prepare_ticket_message,
         "SELECT content, count(*) FROM support_ticket_messages GROUP BY content",
+    ),
+    IdemEndpoint(
+        "game_match_create",
+        "game",
+        _prepare_game_match_create,
+        "SELECT game_mode_id, count(*) FROM matches WHERE created_by_game GROUP BY game_mode_id",
+    ),
+    IdemEndpoint(
+        "game_forfeit",
+        "game",
+        _prepare_game_forfeit,
+        ENDED_SQL.format("FORFEITED"),
+        frozenset({"reason"}),
+    ),
+    IdemEndpoint(
+        "season_create",
+        "league",
+        _prepare_season_create,
+        "SELECT name, count(*) FROM seasons GROUP BY name",
+    ),
+    IdemEndpoint(
+        "league_ticket_create",
+        "league",
+        _prepare_league_ticket_create,
+        "SELECT subject, count(*) FROM league_tickets GROUP BY subject",
+        frozenset({"priority"}),
+    ),
+    IdemEndpoint(
+        "league_ticket_reply",
+        "league",
+        _prepare_league_ticket_reply,
+        "SELECT content, count(*) FROM league_ticket_messages GROUP BY content",
+        frozenset({"isInternal"}),
+    ),
+    IdemEndpoint(
+        "match_create",
+        "alice",
+        _prepare_match_create,
+        "SELECT game_mode_id, count(*) FROM matches WHERE NOT created_by_game"
+        " GROUP BY game_mode_id",
+    ),
+    IdemEndpoint(
+        "match_accept",
+        "bob",
+        _by_match_id(
+            lambda match_id: f"/matches/{match_id}/accept",
+            lambda world: {
+                "teamId": world["teams"]["bravo"],
+                "activeRoster": [world["users"]["bob"], world["users"]["bea"]],
+            },
+            _pending_match,
+        ),
+        "SELECT id, count(*) FROM matches WHERE status = 'ACCEPTED' AND NOT created_by_game"
+        " GROUP BY id",
+    ),
+    IdemEndpoint(
+        "match_ready",
+        "alice",
+        _by_match_id(lambda match_id: f"/matches/{match_id}/ready", lambda world: {}),
+        "SELECT id, count(*) FROM matches WHERE creator_ready GROUP BY id",
+    ),
+    IdemEndpoint(
+        "match_lobby_code",
+        "alice",
+        _one_match_each("lobby-code", lambda token: {"lobbyCode": token}),
+        "SELECT lobby_code, count(*) FROM matches WHERE lobby_code IS NOT NULL GROUP BY lobby_code",
+    ),
+    IdemEndpoint(
+        "match_cancel",
+        "alice",
+        _one_match_each("cancel", lambda token: {"reason": token}),
+        ENDED_SQL.format("CANCELLED"),
+        frozenset({"reason"}),
+    ),
+    IdemEndpoint(
+        "match_forfeit",
+        "alice",
+        _one_match_each("forfeit", lambda token: {"reason": token}),
+        ENDED_SQL.format("FORFEITED"),
+        frozenset({"reason"}),
+    ),
+    IdemEndpoint(
+        "match_attendance",
+        "alice",
+        _by_match_id(
+            lambda match_id: f"/matches/{match_id}/attendance",
+            lambda world: {"status": "ATTENDING"},
+        ),
+        "SELECT match_id, count(*) FROM match_roster WHERE attendance = 'ATTENDING'"
+        " GROUP BY match_id",
+    ),
+    IdemEndpoint(
+        "chat_send",
+        "alice",
+        _prepare_chat_send,
+        "SELECT content, count(*) FROM chat_messages GROUP BY content",
+    ),
+    IdemEndpoint(
+        "chat_report",
+        "alice",
+        _prepare_chat_report,
+        "SELECT reason, count(*) FROM chat_reports GROUP BY reason",
+        frozenset({"reason"}),
     ),
 ]
 
@@ -154,21 +414,25 @@ class Job:
 def plan_jobs(
     call: Caller, world: dict[str, Any], count: int, prefix: str, endpoints=None
 ) -> list[Job]:
-    """``count`` jobs spread round-robin over the endpoints, prerequisites created."""
+    """``count`` jobs spread round-robin over the endpoints, prerequisites created.
+
+    The same Idempotency-Key is used on every endpoint (other paths, other API keys): each is
+    its own operation, so overlapping keys must never meet.
+    """
     endpoints = list(endpoints or IDEM_ENDPOINTS)
     tokens: dict[str, list[str]] = {endpoint.name: [] for endpoint in endpoints}
-    keys: dict[str, str] = {}
+    keys: dict[str, list[str]] = {endpoint.name: [] for endpoint in endpoints}
     for index in range(count):
         endpoint = endpoints[index % len(endpoints)]
-        token = f"{prefix}-{endpoint.name}-{index:05d}"
-        tokens[endpoint.name].append(token)
-        # The same Idempotency-Key on every endpoint (other paths, other API keys): each
-        # is its own operation, so overlapping keys must never meet.
-        keys[token] = f"{prefix}-{index // len(endpoints):05d}"
+        tokens[endpoint.name].append(f"{prefix}-{endpoint.name}-{index:05d}")
+        keys[endpoint.name].append(f"{prefix}-{index // len(endpoints):05d}")
     jobs = []
     for endpoint in endpoints:
-        for operation in endpoint.prepare(call, world, tokens[endpoint.name]):
-            jobs.append(Job(endpoint, operation, key=keys[operation.token]))
+        operations = endpoint.prepare(call, world, tokens[endpoint.name])
+        assert len(operations) == len(tokens[endpoint.name]), endpoint.name
+        jobs += [
+            Job(endpoint, op, key) for op, key in zip(operations, keys[endpoint.name], strict=True)
+        ]
     return jobs
 
 
@@ -179,8 +443,9 @@ def count_effects(database_url: str, jobs: Iterable[Job]) -> dict[str, int]:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            for endpoint in {job.endpoint for job in jobs}:
-                for token, number in connection.execute(text(endpoint.effects_sql)):
+            # Endpoints may share a query (forfeits): each query counts once.
+            for sql in {job.endpoint.effects_sql for job in jobs}:
+                for token, number in connection.execute(text(sql)):
                     found[token] += number
     finally:
         engine.dispose()

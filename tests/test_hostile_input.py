@@ -73,7 +73,9 @@ def snapshot(app) -> tuple[int, dict[str, int]]:
     with app.app_context():
         records = db.session.scalar(select(func.count()).select_from(IdempotencyRecord))
         effects = {
-            endpoint.name: sum(n for _, n in db.session.execute(text(endpoint.effects_sql)))
+            endpoint.name: sum(
+                n for token, n in db.session.execute(text(endpoint.effects_sql)) if token
+            )
             for endpoint in IDEM_ENDPOINTS
         }
     return records, effects
@@ -279,8 +281,12 @@ def test_unknown_routes_and_wrong_methods_are_json_4xx_and_store_nothing(api, ap
             if response.status_code == 405:
                 assert error_of(response) == "error_method_not_allowed"
                 assert "POST" in response.headers["Allow"]
-            else:  # a read shares the path (GET /tickets): it must ignore the key
-                assert method == "GET" and response.status_code == 200, (operation.path, method)
+            else:
+                # A read shares the path (GET /tickets, GET /game/matches/<id> with id
+                # "create"): it answers as a read and ignores the key.
+                assert method == "GET", (operation.path, method, response.status_code)
+                if response.status_code >= 400:
+                    error_of(response)
     assert snapshot(app) == before
 
 
@@ -317,7 +323,13 @@ def check_outcome(api, app, endpoint, path, body: bytes, key: str, before) -> st
     response = send(api, endpoint, path, body, JSON, key)
     records, effects = snapshot(app)
     if response.status_code < 300:
-        assert effects[endpoint.name] == before[1][endpoint.name] + 1
+        # Exactly one effect per operation is the storm's and crash suite's business; a state
+        # endpoint hit again by the fuzz changes its one resource (a new lobby code), so here:
+        # the endpoint's own effects did not go down and nothing else changed.
+        assert effects[endpoint.name] >= before[1][endpoint.name]
+        own = {e.name for e in IDEM_ENDPOINTS if e.effects_sql == endpoint.effects_sql}
+        others = {name: n for name, n in effects.items() if name not in own}
+        assert others == {name: n for name, n in before[1].items() if name not in own}
         code = "ok"
     else:
         code = error_of(response)
@@ -338,7 +350,7 @@ def check_outcome(api, app, endpoint, path, body: bytes, key: str, before) -> st
 def test_random_bytes_never_reach_a_5xx(api, app, targets):
     seen: dict[str, int] = {}
 
-    @examples(60)
+    @examples(100)
     @given(data=st.binary(max_size=300), target=st.sampled_from(targets))
     def run(data: bytes, target) -> None:
         endpoint, operation = target
@@ -352,12 +364,12 @@ def test_random_bytes_never_reach_a_5xx(api, app, targets):
 def test_random_json_values_never_reach_a_5xx(api, app, targets):
     seen: dict[str, int] = {}
 
-    @examples(60)
+    @examples(100)
     @given(data=st.data(), target=st.sampled_from(targets), ascii_only=st.booleans())
     def run(data, target, ascii_only: bool) -> None:
         endpoint, operation = target
         # Names are mostly the endpoint's own fields, so the schema is reached and probed.
-        names = st.sampled_from(sorted(operation.body)) | TEXT
+        names = st.sampled_from(sorted(operation.body)) | TEXT if operation.body else TEXT
         value = data.draw(
             st.one_of(
                 json_values(names),
@@ -397,7 +409,7 @@ def test_random_idempotency_keys_are_valid_or_refused_before_anything_runs(api, 
     used: set[tuple[str, str]] = set()
     seen = {"valid": 0, "invalid": 0}
 
-    @examples(60)
+    @examples(100)
     @given(key=KEYS)
     def run(key: str) -> None:
         endpoint, operation = targets[len(key) % len(targets)]
@@ -415,8 +427,11 @@ def test_random_idempotency_keys_are_valid_or_refused_before_anything_runs(api, 
             assert response.headers.get("Idempotent-Replayed") == "true"
             return
         used.add((endpoint.name, wire))
-        assert response.status_code in (200, 201), response.get_data()
+        # A first use runs the view: its answer (a 409 once a state endpoint's one match has
+        # moved on) is stored, never a replay.
+        assert response.status_code < 500, response.get_data()
         assert "Idempotent-Replayed" not in response.headers
+        assert snapshot(app)[0] == before[0] + 1
 
     run()
     summary("hostile-random-keys", inputs=sum(seen.values()), server_errors=0, **seen)
@@ -430,7 +445,7 @@ PATH_SEGMENTS = st.lists(
 def test_random_paths_and_methods_under_the_api_store_nothing(api, app):
     before = snapshot(app)
 
-    @examples(60)
+    @examples(100)
     @given(
         segments=PATH_SEGMENTS,
         method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
