@@ -80,9 +80,22 @@ def app_config(backend: Backend) -> dict[str, Any]:
     return {"SQLALCHEMY_DATABASE_URI": backend.url, "SQLITE_SYNCHRONOUS": backend.synchronous}
 
 
-def make_app(backend: Backend):
+def make_app(backend: Backend, **extra: Any):
     """The real app (create_app), as production runs it: no TESTING flag."""
-    return create_app(app_config(backend))
+    return create_app({**app_config(backend), **extra})
+
+
+def make_layer_app(backend: Backend, layer: str, namespace: str):
+    """A second app on the same database for a layer other than plain league_api."""
+    if layer == "proposed":
+        import proposed
+
+        proposed.install()
+        return make_app(backend, **{proposed.FLAG: True}), None
+    import compare
+
+    app = make_app(backend)
+    return app, compare.wrap(app, layer, namespace, backend.url)
 
 
 def seed(app) -> dict[str, dict[str, str]]:
@@ -104,7 +117,9 @@ def dispose(app) -> None:
 class Kind:
     """One kind of request: which idempotency layer, and which path through it."""
 
-    layer: str  # "league" (this project), or a comparison layer such as "idemkit-redis"
+    # "league" (this project), "proposed" (league_api with bench/proposed.py's stores), or a
+    # comparison library such as "idemkit-redis".
+    layer: str
     mode: str  # "none" (no key: the baseline), "first", "replay" or "conflict"
 
     @property
@@ -113,7 +128,11 @@ class Kind:
 
     @property
     def key_header(self) -> str:
-        return LEAGUE_KEY_HEADER if self.layer == "league" else OTHER_KEY_HEADER
+        return LEAGUE_KEY_HEADER if self.is_league else OTHER_KEY_HEADER
+
+    @property
+    def is_league(self) -> bool:
+        return self.layer in {"league", "proposed"}
 
     @property
     def body(self) -> bytes:
@@ -122,7 +141,7 @@ class Kind:
     @property
     def expected_status(self) -> int:
         if self.mode == "conflict":
-            return 409 if self.layer == "league" else 422
+            return 409 if self.is_league else 422
         return 201
 
 
@@ -192,6 +211,9 @@ def statement_label(statement: str) -> str:
     if verb == "INSERT":
         conflict = " ON CONFLICT" if " ON CONFLICT " in text else ""
         return f"INSERT {words[2]}{conflict}"
+    if verb == "WITH" and " INSERT INTO " in text:
+        table = text.split(" INSERT INTO ", 1)[1].split(" ", 1)[0]
+        return f"INSERT {table} ON CONFLICT (set_config in a CTE)"
     if verb == "UPDATE":
         return f"UPDATE {words[1]}"
     if verb in {"SAVEPOINT", "RELEASE"}:

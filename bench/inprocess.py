@@ -19,6 +19,7 @@ from common import (
     dispose,
     kinds_for,
     make_app,
+    make_layer_app,
     reset_database,
     seed,
     shuffled,
@@ -63,8 +64,9 @@ class Harness:
         if "idemkit-pg" in layers:
             compare.init_pg_table(backend.url)
         for layer in layers:
-            app = make_app(backend)
-            self.stores[layer] = compare.wrap(app, layer, f"league-bench-{tag}", backend.url)
+            app, store = make_layer_app(backend, layer, f"league-bench-{tag}")
+            if store is not None:
+                self.stores[layer] = store
             self.apps[layer] = app
         self.clients = {layer: app.test_client() for layer, app in self.apps.items()}
         self.auth = {"Authorization": f"Bearer {self.world['keys']['alice']}"}

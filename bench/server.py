@@ -81,7 +81,7 @@ class Server:
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log")  # noqa: SIM115
         path = [str(BENCH_DIR), os.environ.get("PYTHONPATH", "")]
-        if layers:
+        if any(layer.startswith("idemkit") for layer in layers):
             path.append(str(compare.DEPS_DIR))
         env = {
             **os.environ,
@@ -143,7 +143,7 @@ class Server:
 
 def _task(kind: Kind, port: int, auth: dict[str, str], keys: list[str], tag: str) -> dict:
     headers = {**auth, "Content-Type": "application/json"}
-    if kind.mode != "none" and kind.layer != "league":
+    if kind.mode != "none" and kind.layer != "league":  # the dispatcher's choice
         headers["X-Bench-Layer"] = kind.layer
     return {
         "port": port,

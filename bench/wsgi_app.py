@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from common import Backend, make_app
+from common import Backend, make_app, make_layer_app
 
 COMPARISON_LAYER_HEADER = "HTTP_X_BENCH_LAYER"
 
@@ -27,14 +27,12 @@ def create() -> Any:
     league = make_app(backend)
     layers: dict[str, Any] = {}
     names = [name for name in os.environ.get("BENCH_LAYERS", "").split(",") if name]
-    if names:
+    if any(name.startswith("idemkit") for name in names):
         import compare
 
         compare.add_deps_to_path()
-        for name in names:
-            app = make_app(backend)
-            compare.wrap(app, name, os.environ["BENCH_NAMESPACE"], backend.url)
-            layers[name] = app
+    for name in names:
+        layers[name], _store = make_layer_app(backend, name, os.environ["BENCH_NAMESPACE"])
 
     def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
         target = layers.get(environ.get(COMPARISON_LAYER_HEADER, ""), league)
