@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import DateTime, Row, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import DateTime, Row, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -90,12 +90,61 @@ _LOOKUP_COLUMNS = (
     (records.c.expires_at <= db_now_plus(0)).label("expired"),
 )
 
+# Built once: SQLAlchemy then reuses their compiled form instead of rebuilding cache keys.
+LOOKUP = select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == bindparam("scope"))
+_RESPONSE_VALUES = dict(
+    status_code=bindparam("status_code"),
+    headers=bindparam("headers"),
+    body=bindparam("body"),
+    expires_at=db_now_plus(bindparam("ttl")),
+)
+_RECORD_VALUES = dict(
+    caller=bindparam("caller"), fingerprint=bindparam("fingerprint"), **_RESPONSE_VALUES
+)
+INSERT_RECORD = insert(records).values(scope_hash=bindparam("scope"), **_RECORD_VALUES)
+REPLACE_RECORD = update(records).where(records.c.id == bindparam("row_id")).values(**_RECORD_VALUES)
+FILL_CLAIMED = update(records).where(records.c.id == bindparam("row_id")).values(**_RESPONSE_VALUES)
+
+# PostgreSQL's claim, one round trip: the CTE sets lock_timeout before the INSERT can wait on
+# the unique index (so only the claim is bounded), and RETURNING restores the previous value
+# for the view's own locks. DO NOTHING takes no row lock when the key exists.
+_PG_CLAIM_HEAD = """
+WITH claim_timeout AS MATERIALIZED (
+    SELECT current_setting('lock_timeout') AS previous,
+           set_config('lock_timeout', :lock_timeout, true)
+)
+INSERT INTO idempotency_records (scope_hash, caller, fingerprint, expires_at)
+SELECT :scope, :caller, :fingerprint, now() FROM claim_timeout
+"""
+_PG_CLAIM_TAIL = """
+RETURNING id, set_config('lock_timeout', (SELECT previous FROM claim_timeout), true)
+"""
+PG_CLAIM_NEW = text(_PG_CLAIM_HEAD + "ON CONFLICT (scope_hash) DO NOTHING" + _PG_CLAIM_TAIL)
+# Only for a key whose record has expired: take the row over, unless someone already did.
+PG_CLAIM_EXPIRED = text(
+    _PG_CLAIM_HEAD
+    + """ON CONFLICT (scope_hash) DO UPDATE SET
+    caller = excluded.caller, fingerprint = excluded.fingerprint, status_code = NULL,
+    headers = NULL, body = NULL, expires_at = excluded.expires_at
+WHERE idempotency_records.expires_at <= now()"""
+    + _PG_CLAIM_TAIL
+)
+
+
+def _response_values(stored: StoredResponse, ttl_seconds: int) -> dict[str, Any]:
+    return {
+        "status_code": stored.status_code,
+        "headers": json.dumps(stored.headers),
+        "body": stored.body,
+        "ttl": ttl_seconds,
+    }
+
 
 class SQLiteStore:
+    """The request holds SQLite's write lock: read the record, write it after the view."""
+
     def claim(self, session: Session, scope: str, caller: str, fingerprint: str) -> Claim:
-        row = session.execute(
-            select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == scope)
-        ).one_or_none()
+        row = session.execute(LOOKUP, {"scope": scope}).one_or_none()
         if row is None:
             return Claim()
         if row.expired:
@@ -103,72 +152,56 @@ class SQLiteStore:
         return _answer(row, fingerprint)
 
     def save(self, session, claim, scope, caller, fingerprint, stored, ttl_seconds) -> None:
-        values = dict(
-            caller=caller,
-            fingerprint=fingerprint,
-            status_code=stored.status_code,
-            headers=json.dumps(stored.headers),
-            body=stored.body,
-            expires_at=db_now_plus(ttl_seconds),
-        )
+        values = {
+            "caller": caller,
+            "fingerprint": fingerprint,
+            **_response_values(stored, ttl_seconds),
+        }
         if claim.row_id is None:
-            session.execute(insert(records).values(scope_hash=scope, **values))
+            session.execute(INSERT_RECORD, {"scope": scope, **values})
         else:
-            session.execute(update(records).where(records.c.id == claim.row_id).values(**values))
+            session.execute(REPLACE_RECORD, {"row_id": claim.row_id, **values})
 
 
 class PostgresStore:
+    """Claim first (a concurrent duplicate waits on the unique index), fill in after the view."""
+
     def __init__(self, lock_timeout_ms: int) -> None:
         self.lock_timeout_ms = lock_timeout_ms
 
     def claim(self, session: Session, scope: str, caller: str, fingerprint: str) -> Claim:
-        lookup = select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == scope)
-        # Fast path for retries: a committed, live record answers without any write.
-        row = session.execute(lookup).one_or_none()
-        if row is not None and not row.expired:
+        parameters = {
+            "lock_timeout": f"{int(self.lock_timeout_ms)}ms",
+            "scope": scope,
+            "caller": caller,
+            "fingerprint": fingerprint,
+        }
+        claimed = self._claim(session, PG_CLAIM_NEW, parameters)
+        if claimed is not None:
+            return claimed
+        # The key exists and is committed (we waited for it if it was in flight).
+        row = session.execute(LOOKUP, {"scope": scope}).one()
+        if not row.expired:
             return _answer(row, fingerprint)
-        fresh = dict(
-            caller=caller,
-            fingerprint=fingerprint,
-            status_code=None,
-            headers=None,
-            body=None,
-            expires_at=func.now(),
-        )
-        statement = pg_insert(records).values(scope_hash=scope, **fresh)
-        statement = statement.on_conflict_do_update(
-            index_elements=[records.c.scope_hash],
-            set_={name: statement.excluded[name] for name in fresh},
-            where=records.c.expires_at <= func.now(),
-        ).returning(records.c.id)
-        self._set_lock_timeout(session, f"{int(self.lock_timeout_ms)}ms")
+        claimed = self._claim(session, PG_CLAIM_EXPIRED, parameters)
+        if claimed is not None:
+            return claimed
+        # Another request replaced the expired record first and committed: answer from it.
+        return _answer(session.execute(LOOKUP, {"scope": scope}).one(), fingerprint)
+
+    @staticmethod
+    def _claim(session: Session, statement: Any, parameters: dict[str, Any]) -> Claim | None:
         try:
-            claimed_id = session.execute(statement).scalar_one_or_none()
+            row = session.execute(statement, parameters).first()
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 raise ClaimTimeout() from None
             raise
-        self._set_lock_timeout(session, "0")
-        if claimed_id is not None:
-            return Claim(row_id=claimed_id)
-        # The duplicate we waited for committed a live record: answer from it.
-        return _answer(session.execute(lookup).one(), fingerprint)
-
-    @staticmethod
-    def _set_lock_timeout(session: Session, value: str) -> None:
-        session.execute(select(func.set_config("lock_timeout", value, True)))
+        return None if row is None else Claim(row_id=row.id)
 
     def save(self, session, claim, scope, caller, fingerprint, stored, ttl_seconds) -> None:
-        session.execute(
-            update(records)
-            .where(records.c.id == claim.row_id)
-            .values(
-                status_code=stored.status_code,
-                headers=json.dumps(stored.headers),
-                body=stored.body,
-                expires_at=db_now_plus(ttl_seconds),
-            )
-        )
+        values = _response_values(stored, ttl_seconds)
+        session.execute(FILL_CLAIMED, {"row_id": claim.row_id, **values})
 
 
 def store_for(session: Session, lock_timeout_ms: int) -> SQLiteStore | PostgresStore:
