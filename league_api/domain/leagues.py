@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from league_api.db import db
+from league_api.domain import one_or_404
 from league_api.errors import APIError
 from league_api.models import (
     ApiKey,
@@ -63,12 +64,7 @@ def create_season(
 def league_season(league: League, season_id: str, for_update: bool = False) -> Season:
     """A season of this league; one of another league is as unknown as a missing one."""
     query = select(Season).where(Season.id == season_id, Season.league_id == league.id)
-    if for_update:
-        query = query.with_for_update()
-    season = db.session.scalar(query)
-    if season is None:
-        raise APIError(404, "error_season_not_found", "no such season")
-    return season
+    return one_or_404(query, "error_season_not_found", "no such season", for_update)
 
 
 def _active_season_conflict() -> APIError:
@@ -140,12 +136,7 @@ def league_ticket(league: League, ticket_id: str, for_update: bool = False) -> L
     query = select(LeagueTicket).where(
         LeagueTicket.id == ticket_id, LeagueTicket.league_id == league.id
     )
-    if for_update:
-        query = query.with_for_update()
-    ticket = db.session.scalar(query)
-    if ticket is None:
-        raise APIError(404, "error_ticket_not_found", "no such ticket")
-    return ticket
+    return one_or_404(query, "error_ticket_not_found", "no such ticket", for_update)
 
 
 def reply(

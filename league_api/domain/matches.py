@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from league_api.db import db
+from league_api.domain import one_or_404
 from league_api.errors import APIError
 from league_api.models import ApiKey, Game, Match, RosterEntry, Team, isoformat, utcnow
 from league_api.states import ACCEPTED, CANCELLED, COMPLETED, FORFEITED, IN_PROGRESS, MATCH
@@ -15,12 +16,7 @@ from league_api.states import ACCEPTED, CANCELLED, COMPLETED, FORFEITED, IN_PROG
 def get_match(match_id: str, for_update: bool = False) -> Match:
     """The match, locked for the rest of the transaction when it is about to change."""
     query = select(Match).where(Match.id == match_id)
-    if for_update:
-        query = query.with_for_update()
-    match = db.session.scalar(query)
-    if match is None:
-        raise APIError(404, "error_match_not_found", "no such match")
-    return match
+    return one_or_404(query, "error_match_not_found", "no such match", for_update)
 
 
 def get_team(team_id: str) -> Team:

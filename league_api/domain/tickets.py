@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from league_api.db import db
+from league_api.domain import one_or_404
 from league_api.errors import APIError
 from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
 
@@ -36,12 +37,7 @@ def owned_ticket(owner_id: str, ticket_id: str, for_update: bool = False) -> Sup
     query = select(SupportTicket).where(
         SupportTicket.id == ticket_id, SupportTicket.owner_id == owner_id
     )
-    if for_update:
-        query = query.with_for_update()
-    ticket = db.session.scalar(query)
-    if ticket is None:
-        raise APIError(404, "error_ticket_not_found", "no such ticket")
-    return ticket
+    return one_or_404(query, "error_ticket_not_found", "no such ticket", for_update)
 
 
 def _require_open(ticket: SupportTicket) -> None:
