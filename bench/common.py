@@ -86,12 +86,7 @@ def make_app(backend: Backend, **extra: Any):
 
 
 def make_layer_app(backend: Backend, layer: str, namespace: str):
-    """A second app on the same database for a layer other than plain league_api."""
-    if layer == "proposed":
-        import proposed
-
-        proposed.install()
-        return make_app(backend, **{proposed.FLAG: True}), None
+    """A second app on the same database, wrapped in a comparison library."""
     import compare
 
     app = make_app(backend)
@@ -117,8 +112,7 @@ def dispose(app) -> None:
 class Kind:
     """One kind of request: which idempotency layer, and which path through it."""
 
-    # "league" (this project), "proposed" (league_api with bench/proposed.py's stores), or a
-    # comparison library such as "idemkit-redis".
+    # "league" (this project) or a comparison library such as "idemkit-redis".
     layer: str
     mode: str  # "none" (no key: the baseline), "first", "replay" or "conflict"
 
@@ -132,7 +126,7 @@ class Kind:
 
     @property
     def is_league(self) -> bool:
-        return self.layer in {"league", "proposed"}
+        return self.layer == "league"
 
     @property
     def body(self) -> bytes:

@@ -1,7 +1,10 @@
-"""Costs of single steps of the keyed path, to size the avoidable work the report names.
+"""Single steps of the keyed path timed alone: today's store against the one it replaced.
 
 Each step runs inside one write transaction that is rolled back, alternating the variants
-request by request; medians in microseconds.
+request by request; medians in microseconds. The "before" variants copy what
+``league_api/idempotency/store.py`` did before commit d86868f (statements built per request;
+on PostgreSQL a lookup, then the claim between two ``set_config`` round trips); the "now"
+variants call the statements the store uses today.
 """
 
 from __future__ import annotations
@@ -13,24 +16,24 @@ import time
 from collections.abc import Callable
 
 from common import Backend, dispose, make_app, reset_database
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from league_api.db import begin_write, db
 from league_api.idempotency.fingerprint import fingerprint
-from league_api.idempotency.store import _LOOKUP_COLUMNS, db_now_plus, records
+from league_api.idempotency.store import (
+    _LOOKUP_COLUMNS,
+    INSERT_RECORD,
+    LOOKUP,
+    PG_CLAIM_NEW,
+    db_now_plus,
+    records,
+)
 
 HEADERS = json.dumps({"Content-Type": "application/json", "Location": "/api/v1/tickets/x"})
 BODY = b'{"success":true,"ticketId":"0123456789abcdef01234567","ticketNumber":1}\n'
-PREBUILT_LOOKUP = select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == bindparam("scope"))
-PREBUILT_INSERT = insert(records).values(
-    scope_hash=bindparam("scope"),
-    caller=bindparam("caller"),
-    fingerprint=bindparam("fp"),
-    status_code=bindparam("status"),
-    headers=bindparam("headers"),
-    body=bindparam("body"),
-    expires_at=db_now_plus(bindparam("ttl")),
-)
+BEFORE = "before d86868f"
+NOW = "store.py now"
 
 
 def measure(backend: Backend, iterations: int, seed: int = 7) -> dict[str, float]:
@@ -40,17 +43,16 @@ def measure(backend: Backend, iterations: int, seed: int = 7) -> dict[str, float
     rng = random.Random(seed)
     counter = iter(range(10**9))
 
-    def lookup_built() -> None:
+    def lookup_before() -> None:
         scope = f"lookup-{next(counter)}"
         db.session.execute(
             select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == scope)
         ).one_or_none()
 
-    def lookup_prebuilt() -> None:
-        db.session.execute(PREBUILT_LOOKUP, {"scope": f"lookup-{next(counter)}"}).one_or_none()
+    def lookup_now() -> None:
+        db.session.execute(LOOKUP, {"scope": f"lookup-{next(counter)}"}).one_or_none()
 
-    def insert_built() -> None:
-        # What SQLiteStore.save builds per request today.
+    def insert_before() -> None:
         values = dict(
             caller="caller",
             fingerprint="f" * 64,
@@ -61,35 +63,61 @@ def measure(backend: Backend, iterations: int, seed: int = 7) -> dict[str, float
         )
         db.session.execute(insert(records).values(scope_hash=f"ins-{next(counter)}", **values))
 
-    def insert_prebuilt() -> None:
-        db.session.execute(
-            PREBUILT_INSERT,
-            {
-                "scope": f"ins-{next(counter)}",
-                "caller": "caller",
-                "fp": "f" * 64,
-                "status": 201,
-                "headers": HEADERS,
-                "body": BODY,
-                "ttl": 86400,
-            },
-        )
+    def insert_now() -> None:
+        parameters = {
+            "scope": f"ins-{next(counter)}",
+            "caller": "caller",
+            "fingerprint": "f" * 64,
+            "status_code": 201,
+            "headers": HEADERS,
+            "body": BODY,
+            "ttl": 86400,
+        }
+        db.session.execute(INSERT_RECORD, parameters)
 
-    def set_config_round_trip() -> None:
+    def claim_before() -> None:
+        # A fresh key: lookup, set_config, INSERT ... ON CONFLICT DO UPDATE, set_config.
+        scope = f"claim-{next(counter)}"
+        db.session.execute(
+            select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == scope)
+        ).one_or_none()
+        fresh = dict(caller="caller", fingerprint="f" * 64, expires_at=func.now())
+        statement = pg_insert(records).values(scope_hash=scope, **fresh)
+        statement = statement.on_conflict_do_update(
+            index_elements=[records.c.scope_hash],
+            set_={name: statement.excluded[name] for name in fresh},
+            where=records.c.expires_at <= func.now(),
+        ).returning(records.c.id)
+        db.session.execute(select(func.set_config("lock_timeout", "5000ms", True)))
+        db.session.execute(statement).scalar_one_or_none()
+        db.session.execute(select(func.set_config("lock_timeout", "0", True)))
+
+    def claim_now() -> None:
+        parameters = {
+            "lock_timeout": "5000ms",
+            "scope": f"claim-{next(counter)}",
+            "caller": "caller",
+            "fingerprint": "f" * 64,
+        }
+        db.session.execute(PG_CLAIM_NEW, parameters).first()
+
+    def round_trip() -> None:
         db.session.execute(select(func.set_config("lock_timeout", "0", True)))
 
     def fingerprint_body() -> None:
         fingerprint({"subject": "Lag", "description": "The lobby lags", "category": "x"}, b"")
 
     steps: dict[str, Callable[[], None]] = {
-        "record lookup, statement built per request (today)": lookup_built,
-        "record lookup, prebuilt statement with bindparam": lookup_prebuilt,
-        "record INSERT, statement built per request (today)": insert_built,
-        "record INSERT, prebuilt statement with bindparam": insert_prebuilt,
+        f"record lookup, statement built per request ({BEFORE})": lookup_before,
+        f"record lookup, prebuilt with bindparam ({NOW})": lookup_now,
+        f"record INSERT, statement built per request ({BEFORE})": insert_before,
+        f"record INSERT, prebuilt with bindparam ({NOW})": insert_now,
         "request fingerprint (RFC 8785 + SHA-256)": fingerprint_body,
     }
     if backend.is_postgres:
-        steps["one set_config(lock_timeout) round trip"] = set_config_round_trip
+        steps[f"claim of a fresh key: 4 statements ({BEFORE})"] = claim_before
+        steps[f"claim of a fresh key: 1 statement ({NOW})"] = claim_now
+        steps["one round trip (SELECT set_config)"] = round_trip
     samples: dict[str, list[int]] = {name: [] for name in steps}
     names = list(steps)
     try:

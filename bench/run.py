@@ -41,9 +41,6 @@ LABELS = {
     "league:first": "league_api, first request (fresh key)",
     "league:replay": "league_api, replay of a stored key",
     "league:conflict": "league_api, conflict (same key, other body)",
-    "proposed:first": "proposed store (bench prototype), first request",
-    "proposed:replay": "proposed store (bench prototype), replay",
-    "proposed:conflict": "proposed store (bench prototype), conflict",
     "idemkit-redis:first": "idemkit + Redis, first request",
     "idemkit-redis:replay": "idemkit + Redis, replay",
     "idemkit-redis:conflict": "idemkit + Redis, conflict",
@@ -69,9 +66,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-inprocess", action="store_true", help="skip the test-client part")
     parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
     parser.add_argument("--no-compare", action="store_true", help="skip other libraries")
-    parser.add_argument(
-        "--no-proposed", action="store_true", help="skip the prototype of the proposed stores"
-    )
     parser.add_argument(
         "--install", action="store_true", help="pip install the comparison library into bench/.deps"
     )
@@ -383,8 +377,7 @@ def main() -> None:
     report["plans"]["server"]["concurrency"] = load_plan.concurrency
     try:
         for backend in backends:
-            layers = [] if args.no_proposed else ["proposed"]
-            layers += compare.layers_for(backend.is_postgres) if use_compare else []
+            layers = compare.layers_for(backend.is_postgres) if use_compare else []
             part: dict[str, Any] = {"label": backend.label}
             report["backends"][backend.name] = part
             if not args.no_inprocess:
