@@ -41,8 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api, url_prefix=API_PREFIX)
     cli.init_app(app)
     if app.config["AUTO_INIT_DB"]:
-        with app.app_context():
-            database.init_db()
+        database.init_db_at_start(app)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
-from league_api.errors import APIError, ServiceUnavailable
+from league_api.errors import APIError, ServiceUnavailable, is_unavailable_error
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -132,6 +135,38 @@ def init_db() -> None:
                 # Workers starting together would race on CREATE; one at a time.
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7130423)")
             db.metadata.create_all(connection)
+
+
+TABLES_PENDING = "league_api.tables_pending"
+
+
+def init_db_at_start(app: Flask) -> None:
+    """Create missing tables at start-up; if the database is down, on first contact instead.
+
+    A server must come up while its database is briefly unreachable and answer 503 meanwhile
+    (API.md 6), rather than die in every worker at boot.
+    """
+    with app.app_context():
+        try:
+            init_db()
+        except OperationalError as error:
+            if not is_unavailable_error(error):
+                raise
+            log.warning("database unreachable at start-up; tables will be created on first contact")
+            app.extensions[TABLES_PENDING] = True
+
+
+def ensure_tables() -> None:
+    """Finish a start-up whose database was unreachable; 503 while it still is."""
+    if not current_app.extensions.get(TABLES_PENDING):
+        return
+    try:
+        init_db()
+    except OperationalError as error:
+        if is_unavailable_error(error):
+            raise ServiceUnavailable() from None
+        raise
+    current_app.extensions[TABLES_PENDING] = False
 
 
 @click.command("init-db")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
+from league_api.db import ensure_tables
 from league_api.errors import APIError
 from league_api.idempotency import begin_write_for_view
 
@@ -22,6 +23,7 @@ def guard_request() -> None:
     request.max_content_length = limit + 1
     if request.content_length is not None and request.content_length > limit:
         raise too_large
+    ensure_tables()
     if request.method in SAFE_METHODS:
         # OPTIONS is routed to a write view's endpoint too; it must never take the write lock.
         return
