@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from league_api.db import db
@@ -21,7 +21,9 @@ class IdempotencyRecord(db.Model):
 
     __tablename__ = "idempotency_records"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # 64-bit on PostgreSQL: its claim (INSERT ... ON CONFLICT DO NOTHING) draws an id from the
+    # sequence even when the key exists, so every replay uses one up. SQLite's rowid is 64-bit.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     scope_hash: Mapped[str] = mapped_column(String(64), unique=True)
     caller: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
