@@ -9,7 +9,7 @@ from league_api.db import db
 from league_api.domain.matches import acting_team, get_match, is_member_of_match, transition
 from league_api.errors import APIError
 from league_api.models import MapScore, Match, Team
-from league_api.states import IN_PROGRESS, MATCH
+from league_api.states import MATCH
 
 PENDING_SCORE, CONFIRMED_SCORE = "PENDING", "CONFIRMED"
 # The author recorded in ``submitted_by`` / ``confirmed_by`` for the game developer.
@@ -129,7 +129,7 @@ def record_game_scores(match: Match, items: list[dict[str, Any]]) -> list[dict[s
     for item in items:
         result: dict[str, Any] = {"mapIndex": item["map_index"], "status": "confirmed"}
         score = score_of(match, item["map_index"])
-        if match.status != IN_PROGRESS:
+        if not MATCH.allows("confirm_score", match.status):  # an earlier item completed it
             result.update(status="failed", error="error_match_not_in_valid_state")
         elif score is not None and score.status == CONFIRMED_SCORE:
             result.update(status="failed", error="error_score_already_submitted_by_game")
