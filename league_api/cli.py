@@ -58,6 +58,13 @@ def _write(action: Callable[[], Any]) -> Any:
     return result
 
 
+def _insert(row: Any) -> str:
+    """Add a new row and return its id (inside ``_write``'s transaction)."""
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 users_cli = AppGroup("users", help="Manage users.")
 games_cli = AppGroup("games", help="Manage games.")
 leagues_cli = AppGroup("leagues", help="Manage leagues.")
@@ -70,14 +77,7 @@ tickets_cli = AppGroup("tickets", help="Support tickets.")
 @click.argument("name")
 def create_user(name: str) -> None:
     """Create a user and print its id."""
-
-    def action() -> str:
-        user = User(name=name)
-        db.session.add(user)
-        db.session.flush()
-        return user.id
-
-    click.echo(_write(action))
+    click.echo(_write(lambda: _insert(User(name=name))))
 
 
 @games_cli.command("create")
@@ -85,14 +85,7 @@ def create_user(name: str) -> None:
 @click.option("--name", help="Display name (default: the slug).")
 def create_game(slug: str, name: str | None) -> None:
     """Create a game and print its id."""
-
-    def action() -> str:
-        game = Game(slug=slug, name=name or slug)
-        db.session.add(game)
-        db.session.flush()
-        return game.id
-
-    click.echo(_write(action))
+    click.echo(_write(lambda: _insert(Game(slug=slug, name=name or slug))))
 
 
 @leagues_cli.command("create")
@@ -103,11 +96,8 @@ def create_league(slug: str, name: str | None, games: tuple[str, ...]) -> None:
     """Create a league and print its id."""
 
     def action() -> str:
-        league = League(slug=slug, name=name or slug)
-        league.games = [_lookup(Game, Game.slug, game, "game") for game in games]
-        db.session.add(league)
-        db.session.flush()
-        return league.id
+        playing = [_lookup(Game, Game.slug, game, "game") for game in games]
+        return _insert(League(slug=slug, name=name or slug, games=playing))
 
     click.echo(_write(action))
 
