@@ -26,7 +26,9 @@ def error_response(
     status: int, code: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> Response:
     body = {"error": code, "details": details if details is not None else ""}
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    response = Response(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
