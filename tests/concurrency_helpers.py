@@ -95,6 +95,22 @@ class Live:
         assert all(answer is not None for answer in answers)
         return answers  # type: ignore[return-value]
 
+    def at_once_keyed(self, calls: list[Call], attempts: int = 20) -> list[Answer]:
+        """``at_once`` for keyed calls, each ``409 in_use`` retried as a client would.
+
+        API.md lets a duplicate that waited too long (a loaded machine) get ``in_use`` with
+        ``Retry-After``; its retry must then get the stored answer. Each retry waits on the
+        server for the first request, so no client-side pause is needed.
+        """
+        answers = self.at_once(calls)
+        for index, call in enumerate(calls):
+            for _ in range(attempts):
+                if answers[index].error != "error_idempotency_key_in_use":
+                    break
+                assert answers[index].retry_after, answers[index]
+                answers[index] = self.send(call)
+        return answers
+
     def close(self) -> None:
         self.session.close()
 

@@ -98,7 +98,7 @@ def test_keyed_readies_sent_twice_at_once_run_once_each(live):
     """Each captain's key, sent twice at once: one run and one identical replay per key."""
     for number, match_id in enumerate([accepted_match(live) for _ in range(ROUNDS)]):
         keys = (f"ready-alice-{number}", f"ready-bob-{number}")
-        answers = live.at_once(ready_calls(match_id, keys))
+        answers = live.at_once_keyed(ready_calls(match_id, keys))
         no_server_error(answers)
         originals = []
         for pair in (answers[:2], answers[2:]):
@@ -258,7 +258,7 @@ def test_keyed_tickets_sent_twice_at_once_make_one_ticket_per_key(live, database
         for i in range(20)
         for _ in range(2)
     ]
-    answers = live.at_once(calls)
+    answers = live.at_once_keyed(calls)
     no_server_error(answers)
     numbers = []
     for first, second in zip(answers[::2], answers[1::2], strict=True):
@@ -326,7 +326,7 @@ def test_keyed_reports_sent_twice_at_once_make_one_report(live, database_url):
             for k in range(3)
             for _ in range(2)
         ]
-        answers = live.at_once(calls)
+        answers = live.at_once_keyed(calls)
         for first, second in zip(answers[::2], answers[1::2], strict=True):
             assert first.same_response(second), (first, second)
             assert sorted((first.replayed, second.replayed)) == [False, True]
