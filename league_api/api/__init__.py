@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
+from league_api import openapi
 from league_api.db import ensure_tables
 from league_api.errors import APIError
 from league_api.idempotency import begin_write_for_view
@@ -31,6 +32,12 @@ def guard_request() -> None:
     if len(request.get_data(cache=True)) > limit:
         raise too_large
     begin_write_for_view(current_app.view_functions.get(request.endpoint))
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 document of this API: public, no key needed."""
+    return openapi.document(current_app)
 
 
 def register_areas() -> None:
