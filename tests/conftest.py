@@ -125,6 +125,11 @@ def world(runner) -> dict[str, dict[str, str]]:
     return seed_world(runner)
 
 
+def error_of(response) -> tuple[int, str]:
+    """A test-client error answer as (status, contract code)."""
+    return response.status_code, response.get_json()["error"]
+
+
 class Api:
     """Test-client calls under /api/v1 as a named demo key (``who``)."""
 

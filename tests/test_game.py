@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import error_of
 
 from league_api.auth import issue_key
 from league_api.db import begin_write, db
@@ -42,10 +43,6 @@ def started_match(api, **changes) -> str:
 
 def status_of(api, match_id: str) -> dict:
     return api.get(f"/game/matches/{match_id}", "game").get_json()["match"]
-
-
-def error_of(response) -> tuple[int, str]:
-    return response.status_code, response.get_json()["error"]
 
 
 # -- create ------------------------------------------------------------------------------------

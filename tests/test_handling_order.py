@@ -8,6 +8,7 @@ import sqlite3
 from typing import Any
 
 import pytest
+from conftest import error_of
 from sqlalchemy import func, select
 
 from league_api import create_app
@@ -22,10 +23,6 @@ LIMIT = 1024 * 1024
 def count(app, model: Any) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
-
-
-def error_of(response) -> tuple[int, str]:
-    return response.status_code, response.get_json()["error"]
 
 
 def post_raw(api, path: str, body: bytes, content_type: str | None, **headers: str):

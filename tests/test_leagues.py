@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import POSTGRES_URL, Api
+from conftest import POSTGRES_URL, Api, error_of
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -75,10 +75,6 @@ def second_league(api, runner) -> str:
 def count_rows(app, model) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
-
-
-def error_of(response) -> tuple[int, str]:
-    return response.status_code, response.get_json()["error"]
 
 
 # -- seasons ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import POSTGRES_URL
+from conftest import POSTGRES_URL, error_of
 from sqlalchemy import create_engine, func, select, text
 
 from league_api.db import db
@@ -75,10 +75,6 @@ def match_of(api, match_id: str, who="alice") -> dict:
     response = api.get(f"/matches/{match_id}", who)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["match"]
-
-
-def error_of(response) -> tuple[int, str]:
-    return response.status_code, response.get_json()["error"]
 
 
 def add_team(runner, api, name: str, captain: str, game="demo-game", members=()) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from conftest import error_of
+
 from league_api.db import begin_write, db
 from league_api.models import Team
 
@@ -41,10 +43,6 @@ def started_match(api, best_of: int = 3) -> str:
 
 def match_of(api, match_id: str) -> dict:
     return api.get(f"/game/matches/{match_id}", "game").get_json()["match"]
-
-
-def error_of(response) -> tuple[int, str]:
-    return response.status_code, response.get_json()["error"]
 
 
 def test_submit_overwrite_confirm_complete(api, world):
