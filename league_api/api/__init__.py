@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from league_api import openapi
+from league_api import docs_page, openapi
 from league_api.db import ensure_tables
 from league_api.errors import APIError
 from league_api.idempotency import begin_write_for_view
@@ -45,6 +45,7 @@ def register_areas() -> None:
 
     for module in (game, leagues, matches, scores, chat, tickets):
         api.register_blueprint(module.bp)
+    api.register_blueprint(docs_page.bp)
 
 
 register_areas()
