@@ -102,6 +102,7 @@ def authenticate() -> ApiKey:
     key = g.get("authenticated_key")
     if key is None:
         key = g.authenticated_key = _lookup_key()
+        g.api_key_id = key.id  # for logs: read now, while the row is loaded
     return key
 
 

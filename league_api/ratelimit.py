@@ -37,10 +37,12 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     # "memory://": counted in this process; "redis://host:port/db" when processes share the load.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Prefix of this app's keys in a shared storage (several deployments on one Redis).
+    "RATELIMIT_STORAGE_PREFIX": "league_api",
     # Per client address: generous, since a LAN event puts a whole league behind one address.
     "RATELIMIT_IP": "100/second;3000/minute",
     # Per API key, across all routes.
-    "RATELIMIT_KEY": "20/second;600/minute",
+    "RATELIMIT_KEY": "50/second;1500/minute",
     # How many proxies in front of the app append to X-Forwarded-For (0: use the socket).
     "RATELIMIT_TRUSTED_PROXIES": 0,
 }
@@ -79,12 +81,13 @@ class Counter:
     falls back to this process's memory, and the storage is tried again after a pause.
     """
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
+    def __init__(self, uri: str, prefix: str) -> None:
         self.memory = MemoryStorage()
         self.shared: Storage | None = None
         if not uri.startswith("memory://"):
-            options = REDIS_OPTIONS if uri.startswith(("redis://", "rediss://")) else {}
+            options: dict[str, Any] = {}
+            if uri.startswith(("redis://", "rediss://")):
+                options = {**REDIS_OPTIONS, "key_prefix": prefix}
             self.shared = storage_from_string(uri, wrap_exceptions=True, **options)
         self._retry_at = 0.0
         self._lock = threading.Lock()
@@ -124,7 +127,9 @@ class RateLimiter:
         self.trusted_proxies = int(config["RATELIMIT_TRUSTED_PROXIES"])
         if self.trusted_proxies < 0:
             raise ValueError("RATELIMIT_TRUSTED_PROXIES must be 0 or more")
-        self.counter = Counter(str(config["RATELIMIT_STORAGE_URI"]))
+        self.counter = Counter(
+            str(config["RATELIMIT_STORAGE_URI"]), str(config["RATELIMIT_STORAGE_PREFIX"])
+        )
 
     def check(
         self, policies: tuple[Policy, ...], scope: str, identity: str, error: type[APIError]
