@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
 
 def init_app(app: Flask) -> None:
     """Mount the whole API on a host app: models, blueprints under /api/v1, errors, CLI."""
-    from league_api import cli, idempotency, observability, ratelimit
+    from league_api import cli, idempotency, observability, ratelimit, serve
     from league_api import db as database
     from league_api.api import api
     from league_api.auth import current_key_id
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
     ratelimit.init_app(app, API_PREFIX)
     app.register_blueprint(api, url_prefix=API_PREFIX)
     cli.init_app(app)
+    serve.init_app(app)
     if app.config["AUTO_INIT_DB"]:
         database.init_db_at_start(app)
 

@@ -141,7 +141,7 @@ class RateLimiter:
         for policy in policies:
             key = policy.item.key_for(scope, identity)
             used, reset = self.counter.hit(key, policy.window)
-            seconds = max(0, math.ceil(reset - now))
+            seconds = min(policy.window, max(0, math.ceil(reset - now)))
             states.append((policy, max(0, policy.quota - used), seconds))
             if used > policy.quota:
                 retry_after = max(retry_after, seconds, 1)
