@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,7 +76,7 @@ class Metrics:
 
 def _request_id() -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 def init_app(app: Flask, prefix: str) -> None:
