@@ -154,3 +154,26 @@ def test_prometheus_metrics(api, client):
 
 def test_metrics_are_opt_in(client):
     assert client.get("/metrics").status_code == 404
+
+
+def test_metrics_add_up_gunicorn_workers_in_multiprocess_mode(live_server, tmp_path):
+    """With PROMETHEUS_MULTIPROC_DIR, any worker's /metrics counts every worker's requests."""
+    import requests
+
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    server = live_server(
+        workers=3,
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "FLASK_METRICS_ENABLED": "true"},
+    )
+    for _ in range(12):
+        # A connection of its own each time, so the workers share the requests.
+        assert requests.get(server.url + "/openapi.json", timeout=10).status_code == 200
+    pids = {path.name.split("_")[-1] for path in metrics_dir.glob("counter_*.db")}
+    text = requests.get(server.url.removesuffix("/api/v1") + "/metrics", timeout=10).text
+    series = (
+        'league_api_requests_total{idempotency="none",method="GET",ratelimit="allowed",'
+        'route="/api/v1/openapi.json",status="200"} '
+    )
+    # Whichever worker answered the scrape, the count is every worker's (files per pid).
+    assert series + "12.0" in text, (pids, text)
