@@ -125,6 +125,7 @@ class Counter:
                 options = {**REDIS_OPTIONS, "key_prefix": prefix}
             self.shared = storage_from_string(uri, wrap_exceptions=True, **options)
         self._retry_at = 0.0
+        self._failing = False
         self._lock = threading.Lock()
 
     @property
@@ -136,21 +137,24 @@ class Counter:
         shared = self.shared
         if shared is not None and time.monotonic() >= self._retry_at:
             try:
-                return shared.incr(key, expiry), shared.get_expiry(key)
+                counted = shared.incr(key, expiry), shared.get_expiry(key)
             except StorageError as error:
                 self._failed(error)
+            else:
+                if self._failing:
+                    self._failing = False
+                    log.warning("rate-limit storage is back; counting there again")
+                return counted
         return self.local.hit(key, expiry, now)
 
     def _failed(self, error: StorageError) -> None:
         with self._lock:
-            first = self._retry_at == 0.0
+            first, self._failing = not self._failing, True
             self._retry_at = time.monotonic() + FALLBACK_SECONDS
         # The URI may hold a password: name the kind of failure only.
-        message = "rate-limit storage failed (%s); counting in this process for %.0f s"
-        if first:
-            log.warning(message, type(error.storage_error).__name__, FALLBACK_SECONDS)
-        else:
-            log.info(message, type(error.storage_error).__name__, FALLBACK_SECONDS)
+        message = "rate-limit storage failed (%s); counting in this process, retry in %.0f s"
+        level = logging.WARNING if first else logging.INFO
+        log.log(level, message, type(error.storage_error).__name__, FALLBACK_SECONDS)
 
 
 class RateLimiter:

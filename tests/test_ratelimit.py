@@ -6,7 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import socket
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +20,7 @@ import requests
 from conftest import error_of, free_port
 from sqlalchemy import event, func, select
 
+from league_api import ratelimit
 from league_api.db import db
 from league_api.idempotency import IdempotencyRecord
 from league_api.models import SupportTicket
@@ -309,3 +314,52 @@ def test_with_redis_the_limit_holds_across_four_gunicorn_workers(live_server, se
         client.delete(*client.keys(f"{prefix}:*"))
     finally:
         client.close()
+
+
+def start_redis(port: int, tmp_path) -> subprocess.Popen:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server must be installed in CI")
+        pytest.skip("redis-server is not installed")
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        + ["--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)  # process start-up, not a race
+
+
+def test_counting_moves_back_to_redis_when_it_returns(tmp_path, monkeypatch, caplog):
+    """A real Redis, stopped and started again: local counts meanwhile, shared counts after."""
+    monkeypatch.setattr(ratelimit, "FALLBACK_SECONDS", 0.0)  # retry the storage at once
+    port = free_port()
+    server = start_redis(port, tmp_path)
+    counter = ratelimit.Counter(f"redis://127.0.0.1:{port}/0", f"t{uuid.uuid4().hex}")
+    try:
+        assert counter.hit("k", 60, time.time())[0] == 1  # counted in Redis
+        server.terminate()
+        server.wait(timeout=10)
+        with caplog.at_level(logging.INFO, logger="league_api.ratelimit"):
+            assert counter.hit("k", 60, time.time())[0] == 1  # in this process now
+            assert counter.hit("k", 60, time.time())[0] == 2
+            server = start_redis(port, tmp_path)
+            assert counter.hit("k", 60, time.time())[0] == 1  # a fresh Redis: its own count
+        levels = [
+            (record.levelname, record.getMessage().split(";")[0]) for record in caplog.records
+        ]
+        assert levels == [
+            ("WARNING", "rate-limit storage failed (ConnectionError)"),
+            ("INFO", "rate-limit storage failed (ConnectionError)"),
+            ("WARNING", "rate-limit storage is back"),
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
