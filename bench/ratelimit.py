@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from common import BODY, PATH, REPO_DIR, quartiles
@@ -155,6 +157,8 @@ def measure_parts(app, count: int = 20000) -> dict[str, float]:
 
 def render(report: dict) -> str:
     lines = [
+        f"Last run: {report['date']}, load average {report['load']} (2 cores, shared).",
+        "",
         f"In-process, SQLite (`synchronous=NORMAL`), {report['rounds']} rounds x "
         f"{report['batch']} requests per request kind and setting, interleaved; CPU time of this "
         "process. Budget: 50 us added per request.",
@@ -182,7 +186,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--write", action="store_true", help="rewrite the block in the doc")
     args = parser.parse_args()
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     report = measure(args.rounds, args.batch, args.warmup)
+    report["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report["load"] = load
     text = render(report)
     print(text)
     over = [row for row in report["rows"] if row["added_us"] > BUDGET_US]
