@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
 
 def init_app(app: Flask) -> None:
     """Mount the whole API on a host app: models, blueprints under /api/v1, errors, CLI."""
-    from league_api import cli, idempotency
+    from league_api import cli, idempotency, observability, ratelimit, serve
     from league_api import db as database
     from league_api.api import api
     from league_api.auth import current_key_id
@@ -38,8 +38,12 @@ def init_app(app: Flask) -> None:
     # Scoped to the API's blueprint: a host's own identity never applies to API records.
     idempotency.init_app(app, identity=current_key_id, blueprint=api.name)
     register_error_handlers(app, API_PREFIX)
+    # App-wide hooks under the prefix, in this order: start the clock, then count the address.
+    observability.init_app(app, API_PREFIX)
+    ratelimit.init_app(app, API_PREFIX)
     app.register_blueprint(api, url_prefix=API_PREFIX)
     cli.init_app(app)
+    serve.init_app(app)
     if app.config["AUTO_INIT_DB"]:
         database.init_db_at_start(app)
 

@@ -98,7 +98,15 @@ def has_scope(scopes: dict[str, Any], name: str, level: str) -> bool:
 
 
 def authenticate() -> ApiKey:
-    """The request's live API key, or 401."""
+    """The request's live API key, or 401; looked up once per request."""
+    key = g.get("authenticated_key")
+    if key is None:
+        key = g.authenticated_key = _lookup_key()
+        g.api_key_id = key.id  # for logs: read now, while the row is loaded
+    return key
+
+
+def _lookup_key() -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -142,6 +150,8 @@ def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], C
             g.api_key = key
             return view(*args, **kwargs)
 
+        # Tells the blueprint's guard to authenticate (and rate-limit the key) before the lock.
+        wrapper.requires_key = True  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

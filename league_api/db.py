@@ -29,6 +29,8 @@ db = SQLAlchemy(model_class=Base)
 
 # Execution option that marks a connection's transaction as a write (SQLite: BEGIN IMMEDIATE).
 WRITE_OPTION = "league_api_write"
+# With WRITE_OPTION: SQLite's BEGIN IMMEDIATE waits for ``begin_write`` (see ``defer_write``).
+DEFERRED_OPTION = "league_api_deferred_write"
 
 
 class WriteLockTimeout(ServiceUnavailable):
@@ -61,8 +63,23 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) -> 
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(DEFERRED_OPTION, False):
+            return  # reads run in autocommit mode until begin_write takes the lock
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
+
+
+def defer_write() -> None:
+    """Open this request's write transaction, but let it read before taking the write lock.
+
+    Authentication and its rate limit run before the write lock (API.md 3): on SQLite their
+    reads run outside any transaction until ``begin_write`` issues BEGIN IMMEDIATE on the same
+    connection, so no statement is added and no extra transaction ends. PostgreSQL needs no
+    lock to write: the same transaction carries on.
+    """
+    session = db.session()
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE_OPTION: True, DEFERRED_OPTION: True})
 
 
 def begin_write() -> None:
@@ -72,12 +89,19 @@ def begin_write() -> None:
     transaction can never fail half-way for want of it.
     """
     session = db.session()
-    if session.in_transaction():
-        if session.connection().get_execution_options().get(WRITE_OPTION, False):
-            return
-        # A read-only transaction cannot be upgraded on SQLite; it wrote nothing, so end it.
-        session.commit()
     try:
+        if session.in_transaction():
+            connection = session.connection()
+            options = connection.get_execution_options()
+            if options.get(DEFERRED_OPTION, False):
+                dbapi = connection.connection.dbapi_connection
+                if connection.dialect.name == "sqlite" and not dbapi.in_transaction:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            if options.get(WRITE_OPTION, False):
+                return
+            # A read-only transaction cannot be upgraded on SQLite; it wrote nothing, so end it.
+            session.commit()
         session.connection(execution_options={WRITE_OPTION: True})
     except OperationalError as error:
         session.rollback()

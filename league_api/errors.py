@@ -132,3 +132,27 @@ def is_unavailable_error(error: DBAPIError) -> bool:
             "database disk image is malformed",
         )
     )
+
+
+class IpRateLimited(APIError):
+    """Too many requests from one client address: refused before anything ran."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            429,
+            "error_ip_rate_limited",
+            "too many requests from this address, retry later",
+            {"Retry-After": str(retry_after)},
+        )
+
+
+class ApiRateLimited(APIError):
+    """Too many requests with one API key: refused before anything ran."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            429,
+            "error_api_rate_limited",
+            "too many requests with this API key, retry later",
+            {"Retry-After": str(retry_after)},
+        )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import rfc8785
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from league_api.db import (
@@ -27,6 +27,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # Only these are stored and replayed; never Set-Cookie or anything session-bound.
 STORED_HEADERS = ("Content-Type", "Location")
 EXTENSION = "league_api.idempotency"
+# Where a keyed request's outcome is left for the host's logs and metrics: ``flask.g.<this>``
+# is one of OUTCOMES (unset for requests without a key).
+OUTCOME_ATTRIBUTE = "idempotency_outcome"
+OUTCOMES = ("executed", "replayed", "conflict", "in_use")
 
 Identity = Callable[[], str]
 
@@ -49,7 +53,12 @@ def init_app(app: Any, identity: Identity | None = None, blueprint: str | None =
         settings["identity"] = identity
 
 
+def _outcome(name: str) -> None:
+    setattr(g, OUTCOME_ATTRIBUTE, name)
+
+
 def key_in_use() -> APIError:
+    _outcome("in_use")
     retry_after = str(current_app.config.get("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1))
     return APIError(
         409,
@@ -141,8 +150,10 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
         raise key_in_use() from None
     if claim.conflict or claim.stored is not None:
         session.rollback()  # nothing was written; this only releases the lock
+        _outcome("conflict" if claim.conflict else "replayed")
         return _answer_from_record(claim)
 
+    _outcome("executed")
     response = _run_view_in_savepoint(view, args, kwargs)
     if response.status_code >= 500:
         session.rollback()
