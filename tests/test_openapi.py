@@ -142,7 +142,7 @@ def error_codes(operation: dict) -> dict[str, list[str]]:
 
 
 def test_every_operation_lists_its_errors_with_their_codes(app, spec):
-    for method, path, operation in operations(spec):
+    for _method, _path, operation in operations(spec):
         codes = error_codes(operation)
         assert codes["413"] == ["error_payload_too_large"]
         assert codes["500"] == ["error_internal"]
@@ -194,7 +194,7 @@ def test_the_idempotency_key_pattern_is_exactly_what_the_server_accepts(api, spe
 
 def test_creates_document_location_and_a_link_to_their_read(spec):
     creates = 0
-    for method, path, operation in operations(spec):
+    for _method, _path, operation in operations(spec):
         answer = operation["responses"].get("201")
         if answer is None:
             continue
