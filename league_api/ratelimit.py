@@ -185,7 +185,7 @@ class RateLimiter:
                 retry_after = max(retry_after, seconds, 1)
         if retry_after:
             g.ratelimit_outcome = f"{scope}_limited"
-            raise error(retry_after)
+            raise error(retry_after=retry_after)
 
     def client_address(self) -> str:
         """The socket's address, or the one ``trusted_proxies`` proxies vouch for."""

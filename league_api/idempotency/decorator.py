@@ -17,7 +17,12 @@ from league_api.db import (
     ensure_write_transaction,
     run_write,
 )
-from league_api.errors import APIError
+from league_api.errors import (
+    IdempotencyKeyConflict,
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    InvalidJSON,
+)
 from league_api.idempotency.fingerprint import fingerprint, scope_hash
 from league_api.idempotency.store import Claim, ClaimTimeout, StoredResponse, store_for
 from league_api.jsonbody import json_object_body
@@ -57,15 +62,9 @@ def _outcome(name: str) -> None:
     setattr(g, OUTCOME_ATTRIBUTE, name)
 
 
-def key_in_use() -> APIError:
+def key_in_use() -> IdempotencyKeyInUse:
     _outcome("in_use")
-    retry_after = str(current_app.config.get("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1))
-    return APIError(
-        409,
-        "error_idempotency_key_in_use",
-        "a request with this key is still being processed; retry later",
-        {"Retry-After": retry_after},
-    )
+    return IdempotencyKeyInUse()
 
 
 def read_key() -> str | None:
@@ -78,11 +77,7 @@ def read_key() -> str | None:
     # (RFC 9110 5.3), so a comma is how a repeated Idempotency-Key reaches us: invalid.
     repeated = len(values) > 1 or "," in key
     if repeated or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
-        raise APIError(
-            400,
-            "error_idempotency_key_invalid",
-            "Idempotency-Key must be one header of 1-255 visible ASCII characters, no comma",
-        )
+        raise IdempotencyKeyInvalid()
     return key
 
 
@@ -133,7 +128,7 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
     try:
         request_fingerprint = fingerprint(body, request.query_string)
     except rfc8785.CanonicalizationError:
-        raise APIError(400, "error_invalid_json", "body holds a value JSON cannot carry") from None
+        raise InvalidJSON("body holds a value JSON cannot carry") from None
     caller = _caller(identity)
     scope = scope_hash(caller, request.method, request.script_root + request.path, key)
 
@@ -174,11 +169,7 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
 
 def _answer_from_record(claim: Claim) -> Response:
     if claim.conflict:
-        raise APIError(
-            409,
-            "error_idempotency_key_conflict",
-            "this Idempotency-Key was used with a different request body",
-        )
+        raise IdempotencyKeyConflict()
     stored = claim.stored
     assert stored is not None
     response = Response(stored.body, status=stored.status_code)
