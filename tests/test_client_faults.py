@@ -113,13 +113,12 @@ def test_keyed_writes_through_lost_answers_resets_delays_and_killed_workers_land
 
     # Every call returned the original answer: the key's replay, straight from the server, is
     # byte for byte what the client handed back.
-    finals = run_in_threads(
-        THREADS,
-        list(zip(jobs, answers, strict=True)),
-        lambda pair: send_until_answered(
-            plain, Job(pair[0].endpoint, pair[0].operation, pair[1].idempotency_key)
-        ).answer,
-    )
+    def replay(pair: tuple[Job, ClientAnswer]) -> Answer:
+        job, answer = pair
+        same_key = Job(job.endpoint, job.operation, answer.idempotency_key)
+        return send_until_answered(plain, same_key).answer
+
+    finals = run_in_threads(THREADS, list(zip(jobs, answers, strict=True)), replay)
     for job, answer, again in zip(jobs, answers, finals, strict=True):
         assert again.replayed and again.same_response(as_answer(answer)), job.operation.token
     plain.close()
@@ -152,9 +151,7 @@ RATE_THREADS = 4
 # The limiter counts in the server process, not in the database: one backend is enough.
 @pytest.mark.backend("sqlite")
 @pytest.mark.skipif(RATE_LIMITED, reason="rate limiting (league_api.ratelimit) not merged yet")
-def test_the_client_waits_out_rate_limits_without_an_error(
-    live_server, served_world, database_url
-):
+def test_the_client_waits_out_rate_limits_without_an_error(live_server, served_world, database_url):
     server = live_server(
         workers=1,
         env={
