@@ -13,6 +13,7 @@ call by waiting as told, with no error raised.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 import time
 from collections import Counter
@@ -51,6 +52,29 @@ def call_operation(clients: dict[str, LeagueClient], job: Job) -> ClientAnswer:
     return getattr(area, operation.name)(*arguments, **job.operation.body)
 
 
+class RetryLog(logging.Handler):
+    """Counts the client's retries by failure (its INFO records on ``league_api.client``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.failures: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.failures[record.failure] += 1
+
+    def __enter__(self) -> RetryLog:
+        logger = logging.getLogger("league_api.client")
+        self._level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        logger = logging.getLogger("league_api.client")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
 def as_answer(answer: ClientAnswer) -> Answer:
     response = answer.response
     return Answer(
@@ -66,6 +90,7 @@ def as_answer(answer: ClientAnswer) -> Answer:
 def test_keyed_writes_through_lost_answers_resets_delays_and_killed_workers_land_once(
     live_server, served_world, database_url
 ):
+    begun = time.monotonic()
     server = live_server(workers=4)
     keys = served_world["keys"]
     plain = Client(server.url, keys)
@@ -95,7 +120,8 @@ def test_keyed_writes_through_lost_answers_resets_delays_and_killed_workers_land
     }
     started = time.monotonic()
     try:
-        answers = run_in_threads(THREADS, jobs, lambda job: call_operation(clients, job))
+        with RetryLog() as retries:
+            answers = run_in_threads(THREADS, jobs, lambda job: call_operation(clients, job))
     finally:
         elapsed = time.monotonic() - started
         for client in clients.values():
@@ -138,7 +164,9 @@ def test_keyed_writes_through_lost_answers_resets_delays_and_killed_workers_land
         delayed=proxy.counts["delay_request"] + proxy.counts["delay_answer"],
         broken_by_kills=proxy.counts["broken"],
         effects=sum(effects.values()),
+        retries=dict(sorted(retries.failures.items())),
         seconds=f"{elapsed:.1f}",
+        total_seconds=f"{time.monotonic() - begun:.1f}",
     )
 
 

@@ -200,6 +200,16 @@ def test_table_row(failure, kind, action):
         assert error.code == error.response.json()["error"]
 
 
+def test_each_retry_is_logged_with_its_failure(caplog):
+    script = Script(lambda r: envelope(429, "error_api_rate_limited", "2"), ok)
+    with caplog.at_level("INFO", logger="league_api.client"):
+        with make_client(script, FakeTime()) as client:
+            client.tickets.list_tickets()
+    [record] = caplog.records
+    assert (record.failure, record.attempt, record.delay) == ("429", 1, 2.0)
+    assert "lk_test" not in record.getMessage()
+
+
 def test_backoff_is_exponential_up_to_the_cap_and_bounded_by_max_retries():
     script = Script(raising(httpx.ConnectError, "refused"))
     time_ = FakeTime()
@@ -297,6 +307,16 @@ def test_a_retry_safe_write_that_never_got_an_answer_says_it_may_be_repeated():
         client.scores.confirm_score("m1", mapIndex=0)
     assert raised.value.retry_safe and raised.value.idempotency_key is None
     assert "repeating it is safe" in str(raised.value)
+
+
+def test_a_retry_safe_write_refused_after_a_lost_attempt_says_it_may_have_run():
+    script = Script(
+        raising(httpx.ReadTimeout, "timed out"), lambda r: envelope(404, "error_score_not_found")
+    )
+    with make_client(script, FakeTime()) as client, pytest.raises(NotFoundError) as raised:
+        client.scores.confirm_score("m1", mapIndex=0)
+    assert raised.value.attempts == 2
+    assert "may have run: check GET /api/v1/matches/m1/scores" in str(raised.value)
 
 
 def test_the_callers_key_is_sent_on_every_attempt_and_each_call_gets_its_own():

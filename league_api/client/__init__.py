@@ -13,6 +13,7 @@ arguments, body fields (and query parameters) keyword arguments named as in the 
 from __future__ import annotations
 
 import inspect
+import logging
 import random as random_module
 import time
 import uuid
@@ -46,6 +47,8 @@ from league_api.client.operations import OPERATIONS, Operation, check_for, find
 from league_api.client.retry import Action, Failure, Kind
 
 API_PREFIX = "/api/v1"
+# One INFO record per retry, with ``failure``, ``attempt`` and ``delay`` as record attributes.
+log = logging.getLogger("league_api.client")
 OMIT: Any = type("Omit", (), {"__repr__": lambda self: "OMIT"})()  # "leave this field out"
 
 __all__ = [
@@ -210,10 +213,12 @@ class LeagueClient:
         url = API_PREFIX + path
         started = self._clock()
         attempt = 0
+        earlier_may_have_run = False
         while True:
             attempt += 1
             remaining = self.deadline - (self._clock() - started)
             response: httpx.Response | None = None
+            cause: BaseException | None = None
             try:
                 response = self._http.request(
                     method,
@@ -227,12 +232,11 @@ class LeagueClient:
                 failure = retry.classify_exception(error)
                 if failure is None:
                     raise
-                cause: BaseException = error
+                cause = error
             else:
                 failure = retry.classify_response(response)
                 if failure is None:
                     return _answer(response, key, attempt)
-                cause = None
             action = retry.TABLE[failure][kind]
             if action is Action.RETRY and attempt <= self.max_retries:
                 told = retry.retry_after(response)
@@ -244,15 +248,32 @@ class LeagueClient:
                     )
                 )
                 if self._clock() - started + delay <= self.deadline:
+                    log.info(
+                        "%s %s: %s on attempt %d, retrying in %.2f s",
+                        method,
+                        path,
+                        failure.value,
+                        attempt,
+                        delay,
+                        extra={"failure": failure.value, "attempt": attempt, "delay": delay},
+                    )
                     self._sleep(delay)
+                    earlier_may_have_run |= failure in retry.MAY_HAVE_RUN
                     continue
-            raise self._error(kind, failure, action, method, path, response, cause, key, attempt)
+            error = self._error(kind, failure, method, path, response, cause, key, attempt)
+            if earlier_may_have_run and kind is Kind.RETRY_SAFE and response is not None:
+                # E.g. a confirm that landed, whose retry finds no pending score left (404).
+                check = _check(method, path)
+                look = f"GET {API_PREFIX}{check[1]}" if check else "the resource"
+                error.args = (
+                    f"{error} (an earlier attempt got no answer and may have run: check {look})",
+                )
+            raise error
 
     def _error(
         self,
         kind: Kind,
         failure: Failure,
-        action: Action,
         method: str,
         path: str,
         response: httpx.Response | None,
