@@ -217,6 +217,7 @@ def test_the_client_waits_out_rate_limits_without_an_error(live_server, served_w
         calls=CALLS,
         threads=RATE_THREADS,
         waits=len(waits),
+        attempts=dict(sorted(Counter(answer.attempts for answer in answers).items())),
         waited_seconds=f"{sum(waits):.1f}",
         seconds=f"{elapsed:.1f}",
     )
