@@ -164,6 +164,7 @@ class LeagueClient:
         return self.request("POST", path, json=json, idempotency_key=idempotency_key)
 
     def patch(self, path: str, json: Any = None, *, idempotency_key: str | None = None) -> Answer:
+        """PATCH ``path``; keyed like ``post``."""
         return self.request("PATCH", path, json=json, idempotency_key=idempotency_key)
 
     def request(
@@ -182,14 +183,12 @@ class LeagueClient:
         """
         found = find(method, path)
         if found is not None:
-            operation = found[0]
-            kind = operation.kind
+            kind = found[0].kind
         else:
-            operation = None
             kind = Kind.READ if method.upper() == "GET" else Kind.UNKEYED
             if idempotency_key is not None and kind is Kind.UNKEYED:
                 kind = Kind.KEYED
-        return self._call(kind, method.upper(), path, json, params, idempotency_key, operation)
+        return self._call(kind, method.upper(), path, json, params, idempotency_key)
 
     # -- the retry loop ------------------------------------------------------------------------
 
@@ -201,7 +200,6 @@ class LeagueClient:
         json: Any,
         params: dict[str, Any] | None,
         key: str | None,
-        operation: Operation | None,
     ) -> Answer:
         headers = {}
         if kind is Kind.KEYED:
@@ -382,7 +380,6 @@ def _method(operation: Operation) -> Callable[..., Answer]:
             fields if operation.method != "GET" else None,
             query or None,
             values.get("idempotency_key"),
-            operation,
         )
 
     method.__name__ = method.__qualname__ = operation.name
