@@ -22,7 +22,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from league_api.errors import APIError, ServiceUnavailable, is_unavailable_error
@@ -80,6 +80,10 @@ class _Database:
     def engines(self) -> Any:
         return self.sa.engines
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything else Flask-SQLAlchemy offers (db.select, db.Table, ...).
+        return getattr(self.sa, name)
+
     def create_all(self) -> None:
         """``create_all`` of league tables only (tests compare it with the migrations)."""
         import league_api.models  # noqa: F401 - registers every table
@@ -124,9 +128,14 @@ def init_db_at_start(app: Flask) -> None:
     A server must come up while its database is briefly unreachable and answer 503 meanwhile
     (API.md 6), rather than die in every worker at boot.
     """
+    from league_api.idempotency.migrating import MigrationRefused
+
     with app.app_context():
         try:
             init_db()
+        except MigrationRefused:
+            db.engine.dispose()  # the app will not start: close what it opened
+            raise
         except OperationalError as error:
             if not is_unavailable_error(error):
                 raise
@@ -142,7 +151,7 @@ def check_tables_at_start(app: Flask) -> None:
     from sqlalchemy import inspect
 
     from league_api import migrations
-    from league_api.idempotency.migrating import legacy_revisions
+    from league_api.idempotency.migrating import MigrationRefused, legacy_revisions
 
     with app.app_context():
         tree = migrations.tree(app)
@@ -150,7 +159,10 @@ def check_tables_at_start(app: Flask) -> None:
             with tree.engine.connect() as connection:
                 if tree.version_table not in inspect(connection).get_table_names():
                     legacy_revisions(connection, tree)
-        except OperationalError as error:
+        except MigrationRefused:
+            tree.engine.dispose()  # the app will not start: close what it opened
+            raise
+        except DBAPIError as error:
             if not is_unavailable_error(error):
                 raise
             log.warning("database unreachable at start-up; its tables were not checked")

@@ -235,7 +235,7 @@ def league_http(league_client: Any, league_world: dict[str, dict[str, str]]) -> 
     return LeagueApi(league_client, league_world)
 
 
-# -- replays ----------------------------------------------------------------------------------------
+# -- replays ------------------------------------------------------------------------------------
 
 
 def assert_replayed(first: Any, retry: Any) -> None:

@@ -1,4 +1,4 @@
-"""Write the legacy.json snapshots of league_api and its idempotency layer: the schema 0.1.0's create_all made, per dialect.
+"""Write the legacy.json snapshots (league_api, its idempotency layer): 0.1.0's create_all schema.
 
 Run once per snapshot, from the repository root, with two checkouts of 0.1.0's package
 (``git archive <commit> league_api | tar -x -C DIR``): the release, and the commit before the

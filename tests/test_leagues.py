@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import POSTGRES_URL, Api, error_of
+from conftest import Api, error_of
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 

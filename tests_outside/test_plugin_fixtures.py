@@ -30,7 +30,7 @@ def test_the_app_runs_on_its_own_fresh_database(league_app, league_database_url,
         # A database the plugin made for this session, never the one named in the URL.
         server = (
             request.config.getoption("--league-database-url")
-            or __import__("os").environ["LEAGUE_API_TEST_DATABASE_URL"]
+            or os.environ["LEAGUE_API_TEST_DATABASE_URL"]
         )
         assert url.database != make_url(server).database
         assert "_league_" in url.database
