@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, inspect
 
 from league_api.db import db
 from league_api.testing import LeagueApi, make_league_app, seed_demo_world
@@ -42,6 +43,27 @@ def database_url(league_database_url: str) -> str:
     """A fresh, empty database for one test (league_api.testing: an SQLite file, or a
     PostgreSQL database the plugin created for this session)."""
     return league_database_url
+
+
+def wipe_database(database_url: str) -> None:
+    """Drop every table and sequence (the plugin's PostgreSQL database outlives a test)."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        else:
+            for table in inspect(connection).get_table_names():
+                connection.exec_driver_sql(f'DROP TABLE "{table}"')
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_database_url(league_database_url: str):
+    """A database with no table at all, wiped again afterwards: for tests that make tables of
+    their own or leave the schema in odd states."""
+    wipe_database(league_database_url)
+    yield league_database_url
+    wipe_database(league_database_url)
 
 
 def make_app(database_url: str, **config: Any):

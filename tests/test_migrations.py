@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from conftest import BACKEND, make_app, seed_world
+from conftest import BACKEND, make_app, seed_world, wipe_database
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
@@ -76,28 +76,15 @@ def versions(app) -> list[str]:
         )
 
 
-def wipe_url(database_url: str) -> None:
-    """Drop every table (and sequence) of the test's database."""
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        else:
-            for table in inspect(connection).get_table_names():
-                connection.exec_driver_sql(f'DROP TABLE "{table}"')
-    engine.dispose()
-
-
 def wipe(app) -> None:
     dispose(app)
-    wipe_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    wipe_database(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
 @pytest.fixture
-def database_url(league_database_url: str):
-    """Each test here leaves its database in odd states: it is wiped afterwards."""
-    yield league_database_url
-    wipe_url(league_database_url)
+def database_url(empty_database_url: str) -> str:
+    """Each test here starts from no table at all, and may leave odd states behind."""
+    return empty_database_url
 
 
 def dispose(app) -> None:
