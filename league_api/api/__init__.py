@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
+from werkzeug.routing import BaseConverter
 
 from league_api import docs_page, openapi
 from league_api.db import ensure_tables
-from league_api.errors import APIError
+from league_api.errors import PayloadTooLarge
 from league_api.idempotency import begin_write_for_view
 
 api = Blueprint("api", __name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Never an id: the static word that shares a position with an id in some rule
+# (``/matches/create`` beside ``/matches/<match_id>``), so each rule answers only its own
+# paths; and the dot segments, which clients resolve away before sending.
+RESERVED_WORDS = ("create", ".", "..")
+
+
+class IdConverter(BaseConverter):
+    """An opaque id in a path: one segment, no NUL, never a reserved word."""
+
+    regex = r"(?!(?:create|\.|\.\.)$)[^/\x00]+"
+    # The same bound in the document: this pattern, and ``not`` one of RESERVED_WORDS.
+    pattern = r"^[^/\u0000]+$"
+
+
+def register_converters(app) -> None:
+    """Our routes' ``<api_id:...>``; named so no host app's own converter is replaced."""
+    app.url_map.converters["api_id"] = IdConverter
 
 
 @api.before_request
 def guard_request() -> None:
     """Size limit first (API.md 3, step 1), then the write lock for write views."""
     limit = current_app.config["MAX_BODY_BYTES"]
-    too_large = APIError(413, "error_payload_too_large", f"bodies are at most {limit} bytes")
+    too_large = PayloadTooLarge(f"bodies are at most {limit} bytes")
     # Werkzeug stops a body without Content-Length (chunked) at the limit *silently*, handing
     # back a truncated body; reading one byte more is how an oversized one shows itself.
     request.max_content_length = limit + 1
