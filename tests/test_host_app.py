@@ -1,4 +1,5 @@
-"""``@idempotent`` in a host Flask app of its own (API.md 4, "Reusable"), and embedding the API."""
+"""``@idempotent`` in a host Flask app of its own (API.md 4, "Reusable"), and embedding the API,
+both on the host's own Flask-SQLAlchemy instance."""
 
 from __future__ import annotations
 
@@ -7,21 +8,30 @@ from typing import Any
 
 import pytest
 from flask import Flask, abort, request
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import league_api
-import league_api.db as league_db
 from league_api import idempotency
-from league_api.db import db
 from league_api.errors import APIError
-from league_api.idempotency import IdempotencyRecord, idempotent
+from league_api.idempotency import idempotent
+from league_api.idempotency.model import record_model
 from league_api.jsonbody import json_object_body
 
 
-class HostNote(db.Model):
-    """The host's own model on league_api's ``db``."""
+class HostBase(DeclarativeBase):
+    pass
 
+
+# The host's own Flask-SQLAlchemy instance and model: nothing of league_api's.
+host_db = SQLAlchemy(model_class=HostBase)
+
+# The host keeps its records apart from league_api's with a prefix of its own.
+IdempotencyRecord = record_model("host_")
+
+
+class HostNote(host_db.Model):
     __tablename__ = "host_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,14 +43,16 @@ def host_identity() -> str:
 
 
 def make_host(database_url: str) -> tuple[Flask, list[str]]:
-    """A minimal host: its own model and view, league_api's db and idempotency layer only."""
+    """A minimal host: its own db, model and view, and league_api's idempotency layer only."""
     app = Flask(__name__)
     # Real error handling (no TESTING propagation): an unexpected error must become a 500.
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url)
-    league_db.init_app(app)
-    idempotency.init_app(app, identity=host_identity)
+    host_db.init_app(app)
+    idempotency.init_app(app, db=host_db, identity=host_identity, table_prefix="host_")
     with app.app_context():
-        db.create_all()
+        host_db.create_all()
+    # The record table comes from the layer's own migrations, as a host would create it.
+    assert app.test_cli_runner().invoke(args=["idempotency", "upgrade"]).exit_code == 0
     calls: list[str] = []
 
     @app.post("/notes")
@@ -49,8 +61,8 @@ def make_host(database_url: str) -> tuple[Flask, list[str]]:
         body = json_object_body()
         calls.append(body.get("text", ""))
         note = HostNote(text=body.get("text", ""))
-        db.session.add(note)
-        db.session.flush()
+        host_db.session.add(note)
+        host_db.session.flush()
         failure = app.config.pop("HOST_FAIL_NEXT", None)
         if failure == "crash":
             raise RuntimeError("the host view broke after writing")
@@ -63,8 +75,8 @@ def make_host(database_url: str) -> tuple[Flask, list[str]]:
     @idempotent(identity=lambda: "fixed-caller")
     def add_other_note():
         note = HostNote(text="other")
-        db.session.add(note)
-        db.session.flush()
+        host_db.session.add(note)
+        host_db.session.flush()
         return {"id": note.id}, 201
 
     return app, calls
@@ -75,12 +87,12 @@ def host(database_url):
     app, calls = make_host(database_url)
     yield app, calls
     with app.app_context():
-        db.engine.dispose()
+        host_db.engine.dispose()
 
 
 def count(app, model: Any) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+        return host_db.session.scalar(select(func.count()).select_from(model))
 
 
 def post(client, body: Any, key: str | None = None, user: str = "u1", path: str = "/notes"):
@@ -169,7 +181,7 @@ def test_a_4xx_raised_after_a_write_is_stored_with_the_writes_rolled_back(host):
     assert first.get_json() == {"error": "host_rejected", "details": {"text": "not today"}}
     assert count(app, HostNote) == 0
     with app.app_context():
-        [record] = db.session.scalars(select(IdempotencyRecord)).all()
+        [record] = host_db.session.scalars(select(IdempotencyRecord)).all()
         assert record.status_code == 422 and record.body == first.data
         assert json.loads(record.headers) == {"Content-Type": "application/json"}
     # The view would succeed now, but a retry gets the stored 422.
@@ -211,10 +223,11 @@ def embedded(database_url):
     def item(item_id: int):
         abort(404)
 
-    league_api.init_app(app)
+    host_db.init_app(app)
+    league_api.init_app(app, db=host_db)
     yield app
     with app.app_context():
-        db.engine.dispose()
+        host_db.engine.dispose()
 
 
 def test_init_app_mounts_the_api_with_json_errors_only_under_the_prefix(embedded):
@@ -252,18 +265,21 @@ def test_a_host_identity_and_the_api_key_scope_coexist(database_url, host_first)
     stay scoped by API key, and the host's views keep the host's identity."""
     app = Flask(__name__)
     app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url)
+    host_db.init_app(app)
     if host_first:
-        idempotency.init_app(app, identity=host_identity)
-    league_api.init_app(app)
+        idempotency.init_app(app, db=host_db, identity=host_identity)
+    league_api.init_app(app, db=host_db)
     if not host_first:
         idempotency.init_app(app, identity=host_identity)
+    with app.app_context():
+        host_db.create_all()
 
     @app.post("/notes")
     @idempotent
     def add_note():
         note = HostNote(text=json_object_body().get("text", ""))
-        db.session.add(note)
-        db.session.flush()
+        host_db.session.add(note)
+        host_db.session.flush()
         return {"id": note.id}, 201
 
     try:
@@ -291,4 +307,4 @@ def test_a_host_identity_and_the_api_key_scope_coexist(database_url, host_first)
         assert post(client, {"text": "n"}, key="shared", user="u1").data == by_u1.data
     finally:
         with app.app_context():
-            db.engine.dispose()
+            host_db.engine.dispose()
