@@ -29,6 +29,7 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     "chat.write": ("off", "on"),
     "tickets.read": ("off", "on"),
     "tickets.write": ("off", "on"),
+    "webhooks": ("none", "read", "read-write"),
 }
 # On/off write scopes that imply their read twin.
 IMPLIED_READS = {"chat.read": "chat.write", "tickets.read": "tickets.write"}

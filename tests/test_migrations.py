@@ -117,7 +117,7 @@ def seeded_with_traffic(app) -> None:
 
 def test_one_head_and_the_migrations_ship_inside_the_package():
     script = ScriptDirectory.from_config(migrations.alembic_config())
-    assert script.get_heads() == ["l0002"]
+    assert script.get_heads() == ["l0003"]
     for path in (
         "league_api/migrations/alembic.ini",
         "league_api/migrations/env.py",
@@ -136,7 +136,7 @@ def test_flask_db_upgrade_twice_matches_create_all_and_autogenerate_finds_nothin
         result = flask(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     with app.app_context():
         command.check(migrations.alembic_config())  # raises if autogenerate finds a difference
     upgraded = dump(app)
@@ -172,7 +172,7 @@ def test_upgrade_over_a_0_1_0_database_with_data_keeps_every_row(database_url, v
         result = flask(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     assert row_counts(app) == before
     with app.app_context():
         command.check(migrations.alembic_config())
@@ -225,7 +225,7 @@ def test_a_rebuild_that_would_break_a_foreign_key_is_refused_and_changes_nothing
     app = offline_app(database_url)
     with app.app_context(), pytest.raises(MigrationRefused, match="foreign key check failed"):
         command.downgrade(migrations.alembic_config(), "l0001")  # rebuilds users
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     assert row_counts(app) == {**before, "team_members": before["team_members"] + 1}
     dispose(app)
 
@@ -269,6 +269,6 @@ def test_four_processes_starting_at_once_on_an_empty_database_make_one_schema(da
     schemas = {out for out, _ in outputs}
     assert len(schemas) == 1
     app = offline_app(database_url)
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     assert json.loads(schemas.pop()) == dump(app)
     dispose(app)
