@@ -41,6 +41,7 @@ PERSONAL_FULL_SCOPES = {
     "chat.write": "on",
     "tickets.read": "on",
     "tickets.write": "on",
+    "webhooks": "read-write",
 }
 
 
@@ -123,14 +124,14 @@ def _parse_requirement(requirement: str) -> tuple[str, str]:
 
 
 def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Authenticate, then demand a key of ``kind`` holding the scope ``requirement``."""
+    """Authenticate, then demand a key of ``kind`` (or ``"any"``) holding ``requirement``."""
     scope_name, level = _parse_requirement(requirement)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
-            if key.kind != kind:
+            if kind != "any" and key.kind != kind:
                 raise PermissionDenied(f"this endpoint needs a {kind} key")
             if not has_scope(key.scopes or {}, scope_name, level):
                 raise PermissionDenied(f"this key lacks the scope {scope_name} ({level})")

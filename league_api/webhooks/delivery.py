@@ -91,6 +91,8 @@ class Lease:
     body: str
     signing_secrets: list[str]
     subscription_id: str
+    # time.monotonic() when the lease runs out (taken before the lease's own clock reading).
+    deadline: float
 
 
 @dataclass
@@ -124,6 +126,7 @@ def lease_next() -> Lease | None:
     begin_write()
     try:
         while True:
+            started = time.monotonic()
             now = utcnow()
             query = (
                 select(WebhookDelivery)
@@ -178,6 +181,7 @@ def lease_next() -> Lease | None:
                 body=delivery.body,
                 signing_secrets=signing_secrets(subscription, now),
                 subscription_id=subscription.id,
+                deadline=started + config["lease"].total_seconds(),
             )
             db.session.commit()
             return lease
@@ -225,7 +229,11 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def send(lease: Lease, timeout: float, allow_private: bool) -> Outcome:
-    """One signed POST, cut off at ``timeout`` however slowly the receiver answers."""
+    """One signed POST, cut off at ``timeout`` however slowly the receiver answers.
+
+    The call must also end well inside the lease (half a timeout to spare): a worker that
+    was held up after taking it sends with less time, or not at all.
+    """
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -235,6 +243,9 @@ def send(lease: Lease, timeout: float, allow_private: bool) -> Outcome:
         target = urls.resolve(lease.url, allow_private)
     except urls.UnsafeURL:
         return Outcome(False, error="url_not_allowed", duration_ms=elapsed())
+    timeout = min(timeout, lease.deadline - time.monotonic() - timeout / 2)
+    if timeout < 0.05:
+        return Outcome(False, error="lease_expiring", duration_ms=elapsed())
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(target.host, target.port, target.addresses[0], timeout)
     now = utcnow()

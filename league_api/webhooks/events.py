@@ -138,12 +138,12 @@ def _render_report(key: ApiKey, subject: dict[str, Any]) -> dict[str, Any] | Non
 
 def _types() -> dict[str, EventType]:
     match_triggers = {
-        "match.created": "POST /matches/create, POST /game/matches",
+        "match.created": "POST /matches/create, POST /game/matches/create",
         "match.accepted": "POST /matches/<id>/accept",
         "match.ready": "POST /matches/<id>/ready (the second team)",
-        "match.started": "POST /matches/<id>/start, PATCH /game/matches/<id>/status",
-        "match.completed": "the score confirmation that decides the series",
-        "match.cancelled": "POST /matches/<id>/cancel, PATCH /game/matches/<id>/status",
+        "match.started": "POST /matches/<id>/start, POST /game/matches/<id>/start or /status",
+        "match.completed": "the map score confirmation that decides the series",
+        "match.cancelled": "POST /matches/<id>/cancel, POST /game/matches/<id>/cancel or /status",
         "match.forfeited": "POST /matches/<id>/forfeit, POST /game/matches/<id>/forfeit",
     }
     found = [
@@ -159,7 +159,7 @@ def _types() -> dict[str, EventType]:
         ),
         EventType(
             "score.confirmed",
-            "POST /matches/<id>/scores/confirm, POST /game/matches/<id>/scores (each map)",
+            "PATCH /matches/<id>/scores, POST /game/matches/<id>/scores (each map)",
             MATCH_READ,
             _render_score,
             _snapshot_score,
