@@ -170,8 +170,14 @@ def test_delivery_under_faults_loses_nothing_and_never_overlaps(
                 states(app),
                 (tmp_path / "workers.log").read_text()[-3000:],
             )
-            # Chaos, not a wait for a race: SIGKILL a worker at a random moment.
-            time.sleep(rng.uniform(0.3, 1.5))
+            # Chaos, not a wait for a race: SIGKILL a worker at a random moment, or (half the
+            # time) while a request is in flight at the receiver.
+            if rng.random() < 0.5:
+                server.arrived.clear()
+                server.arrived.wait(timeout=2)
+                time.sleep(rng.uniform(0, 0.05))
+            else:
+                time.sleep(rng.uniform(0.3, 1.5))
             if states(app)["pending"]:
                 workers.kill_one(rng)
     finally:
@@ -182,6 +188,9 @@ def test_delivery_under_faults_loses_nothing_and_never_overlaps(
     with app.app_context():
         rows = {row.webhook_id: row for row in db.session.scalars(select(WebhookDelivery))}
         attempts = db.session.scalar(select(func.count(WebhookAttempt.id)))
+        abandoned = db.session.scalar(
+            select(func.count(WebhookAttempt.id)).where(WebhookAttempt.finished_at.is_(None))
+        )
         db.session.expunge_all()
     # No event missing: every delivery succeeded, and the receiver answered 200 to each.
     assert len(rows) == 2 * events
@@ -205,7 +214,8 @@ def test_delivery_under_faults_loses_nothing_and_never_overlaps(
         "seed": seed,
         "deliveries": len(rows),
         "requests_received": len(records),
-        "attempts_recorded": attempts,
+        "attempts_leased": attempts,
+        "attempts_abandoned_by_a_killed_worker": abandoned,
         "answers": dict(faults),
         "duplicates_after_success": len([r for r in records if r.answer == "200"]) - len(delivered),
         "most_requests_for_one_webhook_id": most,

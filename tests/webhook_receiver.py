@@ -40,6 +40,8 @@ class Receiver:
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        # Set when a request arrives: lets a test strike while one is in flight.
+        self.arrived = threading.Event()
         self.rng = random.Random(self.seed)
         receiver = self
 
@@ -51,6 +53,7 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 started = time.monotonic()
+                receiver.arrived.set()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 record = Received(self.path, dict(self.headers.items()), body, started)
                 record.answer = receiver.choose()
