@@ -83,9 +83,10 @@ def get_webhook(webhook_id: str):
 @bp.delete("/webhooks/<api_id:webhook_id>")
 @require_key("any", WRITE)
 @transactional
+@body(empty_body_schema)
 @response(200, webhook_deleted_schema, "The webhook, deleted with its pending deliveries")
 @raises(WebhookNotFound)
-def delete_webhook(webhook_id: str):
+def delete_webhook(data: dict[str, Any], webhook_id: str):
     """Delete a webhook; deleting it again is a 404, so a retry is harmless."""
     domain.remove(domain.owned(current_key(), webhook_id, for_update=True))
     return {"webhookId": webhook_id}
