@@ -41,13 +41,16 @@ TEAM_MATCHES_READ = "matches.team_matches:read"
 # Who acts for a team, and the map rule every score write shares.
 ACTING = (MatchNotFound, TeamNotFound, NotMatchParticipant, CaptainRequired, TeamNotInMatch)
 MAP_RULE = "`mapIndex` must be below the match's `bestOf` (else 400)."
+SCORES_DIFFER = (
+    "A map has a winner: `opponentTeamScore` differs from `creatorTeamScore` (else 400)."
+)
 BOTH_TEAMS = "A captain of both teams names `teamId` (else 400)."
 
 
 @bp.post("/matches/<api_id:match_id>/scores")
 @require_key("personal", TEAM_MATCHES_WRITE)
 @transactional
-@body(captain_score_schema, MAP_RULE, BOTH_TEAMS)
+@body(captain_score_schema, MAP_RULE, SCORES_DIFFER, BOTH_TEAMS)
 @response(200, captain_score_done_schema, "The map's score, pending the other captain")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState, ScoreAlreadySubmittedByGame)
 def submit_score(data: dict[str, Any], match_id: str):
