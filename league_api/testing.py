@@ -69,7 +69,8 @@ class ThrowawayPostgres:
     def _admin(self, statement: str) -> None:
         from sqlalchemy import create_engine
 
-        engine = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        # Through the maintenance database: the one in the URL need not even exist.
+        engine = create_engine(self.server.set(database="postgres"), isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as connection:
                 name = connection.dialect.identifier_preparer.quote(self.name)

@@ -308,3 +308,62 @@ def test_a_host_identity_and_the_api_key_scope_coexist(database_url, host_first)
     finally:
         with app.app_context():
             host_db.engine.dispose()
+
+
+ISOLATION = """
+import gc, json, sys
+from sqlalchemy import Table
+
+def tables():
+    return sorted(o.name for o in gc.get_objects() if isinstance(o, Table))
+
+import league_api.idempotency as idempotency
+from league_api.idempotency import idempotent
+loaded = sorted(m for m in sys.modules if m.startswith("league_api"))
+report = {"loaded": loaded, "tables": tables(), "fsa": "flask_sqlalchemy" in sys.modules}
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+app = Flask("host")
+app.config["SQLALCHEMY_DATABASE_URI"] = sys.argv[1]
+host_db = SQLAlchemy()
+host_db.init_app(app)
+idempotency.init_app(app, db=host_db, identity=lambda: "me", table_prefix="iso_")
+report["after"] = tables()
+report["loaded_after"] = sorted(m for m in sys.modules if m.startswith("league_api"))
+print(json.dumps(report))
+"""
+# Generic modules the layer may use; every other league_api module is league code.
+GENERIC = {
+    "league_api",
+    "league_api.errors",
+    "league_api.jsonbody",
+    "league_api.idempotency",
+    "league_api.idempotency.decorator",
+    "league_api.idempotency.fingerprint",
+    "league_api.idempotency.store",
+    "league_api.idempotency.transactions",
+}
+
+
+def test_importing_the_layer_loads_no_league_module_and_defines_no_table(tmp_path):
+    """A fresh interpreter: importing league_api.idempotency imports nothing of leagues and
+    makes no SQLAlchemy instance and no table; init_app(db=...) then defines the record table
+    (on the layer's own MetaData, not the host's)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'iso.sqlite'}"
+    result = subprocess.run(
+        [sys.executable, "-c", ISOLATION, url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["loaded"]) <= GENERIC, set(report["loaded"]) - GENERIC
+    assert report["tables"] == [] and report["fsa"] is False
+    # (SQLAlchemy's own pg_catalog tables come with its PostgreSQL dialect, loaded by Alembic.)
+    assert [name for name in report["after"] if not name.startswith("pg_")] == [
+        "iso_idempotency_records"
+    ]
+    league = {"league_api.db", "league_api.models", "league_api.api", "league_api.auth"}
+    assert not league & set(report["loaded_after"])

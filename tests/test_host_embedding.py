@@ -306,3 +306,40 @@ def test_a_table_prefix_keeps_league_tables_clear_of_the_hosts(empty_database_ur
         assert host_users == [(1, "host@example.org")]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("migrate_first", [True, False], ids=["migrate-first", "migrate-after"])
+@pytest.mark.parametrize("mount", ["api", "idempotency-only"])
+def test_the_hosts_autogenerate_is_told_to_ignore_our_tables(database_url, migrate_first, mount):
+    """Whichever order the host sets Flask-Migrate and league_api up in."""
+    from flask import Flask
+    from flask_migrate import Migrate
+    from flask_sqlalchemy import SQLAlchemy
+
+    from league_api import idempotency
+
+    app = Flask(__name__)
+    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, AUTO_INIT_DB=False)
+    host_db = SQLAlchemy()
+    host_db.init_app(app)
+    if migrate_first:
+        Migrate(app, host_db)
+    if mount == "api":
+        league_api.init_app(app, db=host_db)
+    else:
+        idempotency.init_app(app, db=host_db, identity=lambda: "me")
+    if not migrate_first:
+        Migrate(app, host_db)
+    try:
+        with app.app_context():  # the host's `flask db ...` runs in one
+            include = app.extensions["migrate"].configure_args["include_name"]
+        ours = {"idempotency_records", "idempotency_alembic_version"}
+        if mount == "api":
+            ours |= {"users", "matches", "league_api_alembic_version"}
+        assert [name for name in sorted(ours) if include(name, "table", {})] == []
+        assert include("host_orders", "table", {}) and include("users_email", "index", {})
+        if mount != "api":
+            assert include("users", "table", {})  # not ours without the API
+    finally:
+        with app.app_context():
+            host_db.engine.dispose()

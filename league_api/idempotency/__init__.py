@@ -69,6 +69,11 @@ def init_app(
     except EngineConflict as error:
         raise EngineConflict(f"@idempotent cannot use this app's database: {error}") from None
     app.cli.add_command(idempotency_cli)
+    # The record table has its own migrations: a host's autogenerate must leave it alone.
+    from league_api.idempotency.commands import VERSION_TABLE
+    from league_api.idempotency.migrating import hide_from_host_migrate
+
+    hide_from_host_migrate(app, {settings["records"].name, prefix + VERSION_TABLE})
 
 
 def __getattr__(name: str) -> Any:

@@ -55,6 +55,48 @@ class Tree:
         return True
 
 
+# -- beside a host's own Flask-Migrate ---------------------------------------------------------
+
+HIDDEN = "league_api.hidden_tables"
+
+
+def hide_from_host_migrate(app: Any, names: Iterable[str]) -> None:
+    """Make the host's Flask-Migrate autogenerate ignore ``names`` (tables we migrate ourselves).
+
+    Flask-Migrate keeps one configuration per app, read by the host's env.py; we chain an
+    ``include_name`` filter into it, now or, if the host sets Flask-Migrate up later, when
+    its first app context is pushed.
+    """
+    from flask import appcontext_pushed
+
+    hidden = app.extensions.setdefault(HIDDEN, set())
+    first = not hidden
+    hidden.update(names)
+    _install_filter(app)
+    if first:
+        appcontext_pushed.connect(_on_app_context, app, weak=False)
+
+
+def _on_app_context(sender: Any, **_: Any) -> None:
+    _install_filter(sender)
+
+
+def _install_filter(app: Any) -> None:
+    host = app.extensions.get("migrate")
+    if host is None or getattr(host, "_league_api_filtered", False):
+        return
+    hidden = app.extensions[HIDDEN]
+    theirs = host.configure_args.get("include_name")
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ == "table" and name in hidden:
+            return False
+        return theirs is None or theirs(name, type_, parent_names)
+
+    host.configure_args["include_name"] = include_name
+    host._league_api_filtered = True
+
+
 # -- schema dumps -------------------------------------------------------------------------------
 
 

@@ -108,6 +108,9 @@ def configure_engine(
 
     event.listen(engine, "begin", _on_begin)
     _configured.add(engine)
+    # A host may have connected before: connections opened without the set-up above would
+    # mix the driver's transactions with ours. Start the pool afresh.
+    engine.dispose()
 
 
 def _on_begin(connection: Any) -> None:

@@ -15,16 +15,15 @@ merged into a single head, recorded in league_api's own version table
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 from alembic import command
 from alembic.config import Config
-from flask import Flask, appcontext_pushed, current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from league_api.db import EXTENSION, Base
-from league_api.idempotency.migrating import Tree
+from league_api.idempotency.migrating import Tree, hide_from_host_migrate
 
 DIRECTORY = Path(__file__).parent
 VERSION_TABLE = "league_api_alembic_version"
@@ -98,40 +97,6 @@ def check_command() -> None:
     command.check(alembic_config())
 
 
-# -- beside a host's own Flask-Migrate ----------------------------------------------------------
-
-
-def exclude_league_tables(app: Flask) -> Any:
-    """An Alembic ``include_name`` hook hiding league_api's tables from a host's autogenerate."""
-    state = app.extensions[EXTENSION]
-    hidden = owned_tables() | {
-        state["prefix"] + VERSION_TABLE,
-        state["prefix"] + "idempotency_alembic_version",
-    }
-
-    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-        return not (type_ == "table" and name in hidden)
-
-    return include_name
-
-
-def _hide_from_host_migrate(app: Flask) -> None:
-    """Chain our filter into the host's Flask-Migrate configuration (once it exists)."""
-    host = app.extensions.get("migrate")
-    if host is None or getattr(host, "_league_api_hidden", False):
-        return
-    ours = exclude_league_tables(app)
-    theirs = host.configure_args.get("include_name")
-
-    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-        if not ours(name, type_, parent_names):
-            return False
-        return theirs is None or theirs(name, type_, parent_names)
-
-    host.configure_args["include_name"] = include_name
-    host._league_api_hidden = True
-
-
 def init_app(app: Flask, standalone: bool) -> None:
     """``db`` (Flask-Migrate) for league_api's own app; ``league-db`` on a host."""
     if standalone:
@@ -140,6 +105,6 @@ def init_app(app: Flask, standalone: bool) -> None:
         Migrate(app, app.extensions[EXTENSION]["db"], directory=str(DIRECTORY))
         return
     app.cli.add_command(league_db_cli)
-    _hide_from_host_migrate(app)
-    # A host may set up Flask-Migrate after mounting us: filter at its first app context.
-    appcontext_pushed.connect(lambda sender, **_: _hide_from_host_migrate(sender), app, weak=False)
+    # The host's own `flask db migrate` must never propose anything for league tables.
+    prefix = app.extensions[EXTENSION]["prefix"]
+    hide_from_host_migrate(app, owned_tables() | {prefix + VERSION_TABLE})
