@@ -12,6 +12,7 @@ CONTRACT = {
         "error_invalid_json",
         "error_idempotency_key_invalid",
         "error_team_not_in_match",
+        "error_webhook_url_not_allowed",
     },
     401: {"error_api_key_required", "error_api_key_invalid"},
     403: {
@@ -32,6 +33,7 @@ CONTRACT = {
         "error_message_not_found",
         "error_ticket_not_found",
         "error_score_not_found",
+        "error_webhook_not_found",
     },
     405: {"error_method_not_allowed"},
     409: {
@@ -41,6 +43,7 @@ CONTRACT = {
         "error_score_already_submitted_by_game",
         "error_idempotency_key_conflict",
         "error_idempotency_key_in_use",
+        "error_webhook_limit_reached",
     },
     413: {"error_payload_too_large"},
     415: {"error_unsupported_media_type"},

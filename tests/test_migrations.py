@@ -62,10 +62,13 @@ def dump(app) -> dict[str, Any]:
 
 
 def row_counts(app) -> dict[str, int]:
+    """Rows per league table that exists (a downgrade drops the tables of later revisions)."""
     with app.app_context():
+        present = set(inspect(db.engine).get_table_names())
         return {
             table.name: db.session.scalar(select(func.count()).select_from(table))
             for table in Base.metadata.sorted_tables
+            if table.name in present
         }
 
 
@@ -163,7 +166,9 @@ def test_upgrade_over_a_0_1_0_database_with_data_keeps_every_row(database_url, v
     before = row_counts(app)
     make_legacy(app, variant)
     # The downgrade rebuilt users on SQLite (drop column): no child row was cascaded away.
-    assert row_counts(app) == before
+    # (Tables of later revisions, e.g. the webhook outbox, are gone with their revision.)
+    legacy = row_counts(app)
+    assert legacy == {name: before[name] for name in legacy}
     # The 0.1.0 schema, exactly as 0.1.0's create_all made it (snapshot taken from 0.1.0).
     snapshot = load_snapshots(migrations.DIRECTORY / "legacy.json", BACKEND)
     assert schema_differences(dump(app), snapshot[variant]) == []
@@ -173,7 +178,8 @@ def test_upgrade_over_a_0_1_0_database_with_data_keeps_every_row(database_url, v
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
     assert versions(app) == ["l0003"]
-    assert row_counts(app) == before
+    upgraded = row_counts(app)
+    assert {name: upgraded[name] for name in legacy} == legacy
     with app.app_context():
         command.check(migrations.alembic_config())
         assert db.session.scalar(text("SELECT count(host_user_id) FROM users")) == 0
