@@ -554,3 +554,31 @@ def test_the_worker_connects_to_the_address_it_checked(app, monkeypatch):
     outcome = delivery.send(lease, timeout=1.0, allow_private=True)
     assert (outcome.ok, outcome.error) == (False, "connection_error")
     assert lookups == ["hooks.example"] and connected == [("127.0.0.1", 8080)]
+
+
+def test_the_verification_snippet_of_the_docs_works():
+    """docs/WEBHOOKS.md's few lines of Python accept a real message once and refuse a forgery."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "WEBHOOKS.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    secret = secrets.new_secret()
+    namespace: dict = {}
+    exec(snippet.replace('"whsec_..."', repr(secret)), namespace)  # noqa: S102 - our own docs
+    now = datetime.now(UTC)
+    body = '{"type":"match.created","timestamp":"2026-11-30T14:00:00.000Z","data":{}}'
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": secrets.signature_header("msg_1", now, body, [secret]),
+    }
+    seen: set[str] = set()
+    assert namespace["receive"](body.encode(), headers, seen)["type"] == "match.created"
+    assert namespace["receive"](body.encode(), headers, seen) is None  # a repeat
+    forged = {
+        **headers,
+        "webhook-signature": secrets.signature_header("msg_1", now, body, [secrets.new_secret()]),
+    }
+    with pytest.raises(WebhookVerificationError):
+        namespace["receive"](body.encode(), forged, set())
