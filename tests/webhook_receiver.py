@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
 FAULTS = ("http_500", "hold", "drop")
 
 
@@ -26,6 +28,8 @@ class Received:
     started: float
     ended: float = 0.0
     answer: str = "200"
+    # Per secret expected for its path: did the signature verify when the request arrived?
+    verified: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +41,9 @@ class Receiver:
     # A fixed answer for every request (overrides faults): (status, headers).
     fixed: tuple[int, dict[str, str]] | None = None
     records: list[Received] = field(default_factory=list)
+    # The secrets each path's messages must verify with, checked on arrival (as a receiver
+    # does: the signature's timestamp must be within 5 minutes of the receiver's clock).
+    secrets: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -56,6 +63,12 @@ class Receiver:
                 receiver.arrived.set()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 record = Received(self.path, dict(self.headers.items()), body, started)
+                for secret in receiver.secrets.get(self.path, []):
+                    try:
+                        Webhook(secret).verify(body, record.headers)
+                        record.verified[secret] = True
+                    except WebhookVerificationError:
+                        record.verified[secret] = False
                 record.answer = receiver.choose()
                 if record.answer == "hold":
                     self.connection.settimeout(receiver.hold_limit)
