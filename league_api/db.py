@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from league_api.errors import APIError, ServiceUnavailable, is_unavailable_error
+from league_api.idempotency.model import check_prefix
 from league_api.idempotency.transactions import (
     WRITE_OPTION,
     EngineConflict,
@@ -40,7 +41,7 @@ from league_api.idempotency.transactions import (
 
 log = logging.getLogger(__name__)
 
-TABLE_PREFIX = os.environ.get("LEAGUE_API_TABLE_PREFIX", "")
+TABLE_PREFIX = check_prefix(os.environ.get("LEAGUE_API_TABLE_PREFIX", ""))
 EXTENSION = "league_api"
 
 

@@ -129,9 +129,16 @@ def test_one_head_and_the_migrations_ship_inside_the_package():
         "league_api/idempotency/migrations/legacy.json",
     ):
         assert (ROOT / path).is_file(), path
+    # Revisions are packages (found by setuptools); the rest is package data.
+    for package in ("league_api/migrations/versions", "league_api/idempotency/migrations/versions"):
+        assert (ROOT / package / "__init__.py").is_file(), package
     setup = (ROOT / "setup.cfg").read_text()
-    for pattern in ("migrations/versions/*.py", "idempotency/migrations/versions/*.py"):
-        assert pattern in setup
+    for data in (
+        "migrations/alembic.ini",
+        "migrations/legacy.json",
+        "idempotency/migrations/legacy.json",
+    ):
+        assert data in setup, data
 
 
 def test_flask_db_upgrade_twice_matches_create_all_and_autogenerate_finds_nothing(database_url):

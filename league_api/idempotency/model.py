@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TABLE = "idempotency_records"
+# Lower-case letters, digits and underscores: names that need no quoting in raw SQL.
+PREFIX_PATTERN = re.compile(r"(?:[a-z_][a-z0-9_]*)?")
+
+
+def check_prefix(prefix: str) -> str:
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise ValueError(f"a table prefix is lower-case letters, digits and _, not {prefix!r}")
+    return prefix
 
 
 @functools.cache
@@ -18,6 +27,8 @@ def record_model(prefix: str = "") -> type:
     Each prefix gets its own MetaData, so a host's ``create_all`` or autogenerate never sees
     the table: it is created by the layer's own migration (``flask idempotency upgrade``).
     """
+
+    check_prefix(prefix)
 
     class RecordBase(DeclarativeBase):
         metadata = MetaData()

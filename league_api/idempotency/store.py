@@ -149,7 +149,7 @@ def statements_for(records: Table) -> Statements:
         caller=bindparam("caller"), fingerprint=bindparam("fingerprint"), **response_values
     )
     by_id = records.c.id == bindparam("row_id")
-    head = _PG_CLAIM_HEAD.format(table=f'"{records.name}"')
+    head = _PG_CLAIM_HEAD.format(table=records.name)
     return Statements(
         lookup=select(*lookup_columns).where(records.c.scope_hash == bindparam("scope")),
         insert_record=insert(records).values(scope_hash=bindparam("scope"), **record_values),
@@ -157,7 +157,7 @@ def statements_for(records: Table) -> Statements:
         fill_claimed=update(records).where(by_id).values(**response_values),
         pg_claim_new=text(head + "ON CONFLICT (scope_hash) DO NOTHING" + _PG_CLAIM_TAIL),
         pg_claim_expired=text(
-            head + _PG_TAKE_OVER_EXPIRED.format(table=f'"{records.name}"') + _PG_CLAIM_TAIL
+            head + _PG_TAKE_OVER_EXPIRED.format(table=records.name) + _PG_CLAIM_TAIL
         ),
     )
 
