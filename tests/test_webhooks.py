@@ -582,3 +582,17 @@ def test_the_verification_snippet_of_the_docs_works():
     }
     with pytest.raises(WebhookVerificationError):
         namespace["receive"](body.encode(), forged, set())
+
+
+def test_a_revoked_key_receives_nothing_more(api, app, runner, outbox):
+    alice = subscribe(api, "alice", ["match.created"])
+    carol = subscribe(api, "carol", ["match.created"])
+    with app.app_context():
+        from league_api.models import ApiKey
+
+        key_id = db.session.scalars(select(ApiKey.id).where(ApiKey.name == "carol")).one()
+    assert runner.invoke(args=["keys", "revoke", key_id]).exit_code == 0
+    personal_match(api)  # an open match: both captains could read it
+    outbox.expect("match.created")
+    assert [body["type"] for body in deliveries(app, alice["webhookId"])] == ["match.created"]
+    assert deliveries(app, carol["webhookId"]) == []
