@@ -388,3 +388,89 @@ def test_purge_keeps_events_still_being_delivered(app, api):
         db.session.execute(update(WebhookDelivery).values(status="failed"))
         db.session.commit()
         assert delivery.purge(0, batch_size=2) == 3
+
+
+def _self_signed(directory: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for ``host`` (its own CA) and its key, as PEM files."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_goes_to_the_checked_address_with_the_urls_host_for_tls(
+    app, receiver, tmp_path, monkeypatch, trusted
+):
+    """TLS to the pinned address: SNI and the certificate check use the URL's host."""
+    import socket
+    import ssl
+
+    server = receiver()
+    cert, key = _self_signed(tmp_path, "hooks.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server_names = []
+    context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    port = server.server.server_address[1]
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    real = socket.getaddrinfo
+    lookups = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)  # the name once; connecting to a numeric address is no lookup
+        return real("127.0.0.1" if host == "hooks.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    lease = delivery.Lease(
+        "d1",
+        "msg_d1",
+        1,
+        1,
+        1,
+        f"https://hooks.example:{port}/tls",
+        "{}",
+        ["whsec_MTIz"],
+        "s1",
+        1e12,
+    )
+    outcome = delivery.send(lease, timeout=2.0, allow_private=True)
+    if trusted:
+        assert (outcome.ok, outcome.status_code) == (True, 200)
+        assert [record.path for record in server.snapshot()] == ["/tls"]
+        assert server.snapshot()[0].headers["Host"] == f"hooks.example:{port}"
+    else:
+        assert (outcome.ok, outcome.error) == (False, "tls_error")
+        assert server.snapshot() == []
+    assert server_names == ["hooks.example"]
+    assert lookups.count("hooks.example") == 1
