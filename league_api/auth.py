@@ -29,6 +29,7 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     "chat.write": ("off", "on"),
     "tickets.read": ("off", "on"),
     "tickets.write": ("off", "on"),
+    "webhooks": ("none", "read", "read-write"),
 }
 # On/off write scopes that imply their read twin.
 IMPLIED_READS = {"chat.read": "chat.write", "tickets.read": "tickets.write"}
@@ -40,6 +41,7 @@ PERSONAL_FULL_SCOPES = {
     "chat.write": "on",
     "tickets.read": "on",
     "tickets.write": "on",
+    "webhooks": "read-write",
 }
 
 
@@ -130,14 +132,14 @@ def _parse_requirement(requirement: str) -> tuple[str, str]:
 
 
 def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Authenticate, then demand a key of ``kind`` holding the scope ``requirement``."""
+    """Authenticate, then demand a key of ``kind`` (or ``"any"``) holding ``requirement``."""
     scope_name, level = _parse_requirement(requirement)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
-            if key.kind != kind:
+            if kind != "any" and key.kind != kind:
                 raise PermissionDenied(f"this endpoint needs a {kind} key")
             if not has_scope(key.scopes or {}, scope_name, level):
                 raise PermissionDenied(f"this key lacks the scope {scope_name} ({level})")

@@ -113,8 +113,16 @@ def close_ticket(ticket_id: str, league_ticket: bool) -> None:
     click.echo(f"Closed {ticket_id}.")
 
 
-GAME_KEY_SCOPES = {"game.lifecycle": "read-write", "game.scores": "write"}
-LEAGUE_KEY_SCOPES = {"leagues.seasons": "read-write", "leagues.tickets": "read-write"}
+GAME_KEY_SCOPES = {
+    "game.lifecycle": "read-write",
+    "game.scores": "write",
+    "webhooks": "read-write",
+}
+LEAGUE_KEY_SCOPES = {
+    "leagues.seasons": "read-write",
+    "leagues.tickets": "read-write",
+    "webhooks": "read-write",
+}
 READ_ONLY_SCOPES = {
     "matches.user_matches": "read",
     "matches.team_matches": "read",
@@ -182,7 +190,10 @@ def demo_seed_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from league_api.webhooks.commands import webhooks_cli
+
     for command in (
+        webhooks_cli,
         users_cli,
         games_cli,
         leagues_cli,

@@ -95,6 +95,13 @@ class IdempotencyKeyInvalid(APIError):
     message = "Idempotency-Key must be one header of 1-255 visible ASCII characters, no comma"
 
 
+class WebhookURLNotAllowed(APIError):
+    """Not http(s), or its host resolves to a loopback, private or link-local address."""
+
+    status, error_code = 400, "error_webhook_url_not_allowed"
+    message = "the server may not send webhooks to this URL"
+
+
 class TeamNotInMatch(APIError):
     status, error_code, message = (
         400,
@@ -188,6 +195,10 @@ class ScoreNotFound(APIError):
     status, error_code, message = 404, "error_score_not_found", "no pending score for this map"
 
 
+class WebhookNotFound(APIError):
+    status, error_code, message = 404, "error_webhook_not_found", "no such webhook"
+
+
 class MethodNotAllowed(APIError):
     status, error_code, message = 405, "error_method_not_allowed", "method not allowed"
     header_names = ("Allow",)
@@ -213,6 +224,11 @@ class TicketClosed(APIError):
 class ScoreAlreadySubmittedByGame(APIError):
     status, error_code = 409, "error_score_already_submitted_by_game"
     message = "the map already has a confirmed score"
+
+
+class WebhookLimitReached(APIError):
+    status, error_code = 409, "error_webhook_limit_reached"
+    message = "this key has as many webhooks as it may"
 
 
 class IdempotencyKeyConflict(APIError):

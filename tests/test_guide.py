@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES_URL, LiveServer, reset_postgres
+from conftest import LiveServer
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "API.md"
 _BLOCK = re.compile(r"^```sh\n(.*?)^```\n", re.S | re.M)
@@ -63,16 +63,16 @@ def test_the_guide_has_its_setup_and_every_flow_block():
 
 
 @pytest.fixture(scope="module")
-def guide_server(tmp_path_factory):
+def guide_server(tmp_path_factory, league_postgres):
     """A real server on a fresh database, seeded by the guide's own demo-seed command."""
     if shutil.which("curl") is None:
         if os.environ.get("CI"):
             pytest.fail("CI must run the guide: install the Debian package curl")
         pytest.skip("the guide's blocks need curl")
     workdir = tmp_path_factory.mktemp("guide")
-    if POSTGRES_URL:
-        reset_postgres(POSTGRES_URL)
-        database_url = POSTGRES_URL
+    if league_postgres is not None:  # the session's throwaway database (league_api.testing)
+        league_postgres.empty()
+        database_url = league_postgres.url
     else:
         database_url = f"sqlite:///{workdir / 'league.sqlite'}"
     env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": database_url}

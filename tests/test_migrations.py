@@ -62,10 +62,13 @@ def dump(app) -> dict[str, Any]:
 
 
 def row_counts(app) -> dict[str, int]:
+    """Rows per league table that exists (a downgrade drops the tables of later revisions)."""
     with app.app_context():
+        present = set(inspect(db.engine).get_table_names())
         return {
             table.name: db.session.scalar(select(func.count()).select_from(table))
             for table in Base.metadata.sorted_tables
+            if table.name in present
         }
 
 
@@ -117,7 +120,7 @@ def seeded_with_traffic(app) -> None:
 
 def test_one_head_and_the_migrations_ship_inside_the_package():
     script = ScriptDirectory.from_config(migrations.alembic_config())
-    assert script.get_heads() == ["l0002"]
+    assert script.get_heads() == ["l0003"]
     for path in (
         "league_api/migrations/alembic.ini",
         "league_api/migrations/env.py",
@@ -143,7 +146,7 @@ def test_flask_db_upgrade_twice_matches_create_all_and_autogenerate_finds_nothin
         result = flask(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     with app.app_context():
         command.check(migrations.alembic_config())  # raises if autogenerate finds a difference
     upgraded = dump(app)
@@ -170,7 +173,9 @@ def test_upgrade_over_a_0_1_0_database_with_data_keeps_every_row(database_url, v
     before = row_counts(app)
     make_legacy(app, variant)
     # The downgrade rebuilt users on SQLite (drop column): no child row was cascaded away.
-    assert row_counts(app) == before
+    # (Tables of later revisions, e.g. the webhook outbox, are gone with their revision.)
+    legacy = row_counts(app)
+    assert legacy == {name: before[name] for name in legacy}
     # The 0.1.0 schema, exactly as 0.1.0's create_all made it (snapshot taken from 0.1.0).
     snapshot = load_snapshots(migrations.DIRECTORY / "legacy.json", BACKEND)
     assert schema_differences(dump(app), snapshot[variant]) == []
@@ -179,8 +184,9 @@ def test_upgrade_over_a_0_1_0_database_with_data_keeps_every_row(database_url, v
         result = flask(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
-    assert versions(app) == ["l0002"]
-    assert row_counts(app) == before
+    assert versions(app) == ["l0003"]
+    upgraded = row_counts(app)
+    assert {name: upgraded[name] for name in legacy} == legacy
     with app.app_context():
         command.check(migrations.alembic_config())
         assert db.session.scalar(text("SELECT count(host_user_id) FROM users")) == 0
@@ -232,7 +238,7 @@ def test_a_rebuild_that_would_break_a_foreign_key_is_refused_and_changes_nothing
     app = offline_app(database_url)
     with app.app_context(), pytest.raises(MigrationRefused, match="foreign key check failed"):
         command.downgrade(migrations.alembic_config(), "l0001")  # rebuilds users
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     assert row_counts(app) == {**before, "team_members": before["team_members"] + 1}
     dispose(app)
 
@@ -276,6 +282,6 @@ def test_four_processes_starting_at_once_on_an_empty_database_make_one_schema(da
     schemas = {out for out, _ in outputs}
     assert len(schemas) == 1
     app = offline_app(database_url)
-    assert versions(app) == ["l0002"]
+    assert versions(app) == ["l0003"]
     assert json.loads(schemas.pop()) == dump(app)
     dispose(app)

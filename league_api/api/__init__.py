@@ -70,9 +70,9 @@ def openapi_document():
 
 
 def register_areas() -> None:
-    from league_api.api import chat, game, leagues, matches, scores, tickets
+    from league_api.api import chat, game, leagues, matches, scores, tickets, webhooks
 
-    for module in (game, leagues, matches, scores, chat, tickets):
+    for module in (game, leagues, matches, scores, chat, tickets, webhooks):
         api.register_blueprint(module.bp)
     api.register_blueprint(docs_page.bp)
 

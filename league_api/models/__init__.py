@@ -7,6 +7,12 @@ from league_api.models.base import isoformat, new_id, utcnow
 from league_api.models.leagues import LeagueTicket, LeagueTicketMessage, Season
 from league_api.models.matches import ChatMessage, ChatReport, MapScore, Match, RosterEntry
 from league_api.models.tickets import SupportTicket, TicketMessage, ticket_number_sequence
+from league_api.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 # The idempotency layer's record table, under the league's prefix; it is also on league_api's
 # MetaData so that create_all, autogenerate and demo-seed's emptiness check see every table.
@@ -30,6 +36,10 @@ __all__ = [
     "Team",
     "TicketMessage",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "isoformat",
     "league_games",
     "new_id",
