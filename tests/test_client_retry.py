@@ -319,6 +319,53 @@ def test_a_retry_safe_write_refused_after_a_lost_attempt_says_it_may_have_run():
     assert "may have run: check GET /api/v1/matches/m1/scores" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "call, check, advice",
+    [
+        (
+            lambda c: c.webhooks.create_webhook(url="https://hooks.example/in", events=["x"]),
+            ("GET", "/webhooks"),
+            "list GET /api/v1/webhooks and delete",
+        ),
+        (
+            lambda c: c.webhooks.rotate_secret("w1"),
+            ("GET", "/webhooks/w1"),
+            "Check GET /api/v1/webhooks/w1: if previousSecretExpiresAt",
+        ),
+    ],
+    ids=["create", "rotate"],
+)
+def test_a_lost_webhook_secret_answer_is_not_repeated_and_says_what_to_clean_up(
+    call, check, advice
+):
+    """Create and rotate answer a secret once and have no key: a repeat would make another."""
+    script = Script(raising(httpx.ReadTimeout, "timed out"), ok)
+    with make_client(script, FakeTime()) as client, pytest.raises(OutcomeUnknownError) as raised:
+        call(client)
+    error = raised.value
+    assert len(script.requests) == 1 and script.keys == [None]
+    assert (error.retry_safe, error.check) == (False, check)
+    assert advice in str(error) and "refused with 409" not in str(error)
+
+
+def test_a_lost_webhook_delete_is_retried_and_a_404_then_says_it_may_have_run():
+    script = Script(raising(httpx.ReadTimeout, "timed out"), ok)
+    with make_client(script, FakeTime()) as client:
+        assert client.webhooks.delete_webhook("w1").attempts == 2
+        script.requests.clear()
+        script.steps = [
+            raising(httpx.RemoteProtocolError, "Server disconnected"),
+            lambda r: envelope(404, "error_webhook_not_found"),
+        ]
+        with pytest.raises(NotFoundError) as raised:
+            client.webhooks.delete_webhook("w1")
+    assert [(r.method, r.url.path) for r in script.requests] == [
+        ("DELETE", "/api/v1/webhooks/w1")
+    ] * 2
+    assert script.keys == [None, None]
+    assert "may have run: check GET /api/v1/webhooks/w1" in str(raised.value)
+
+
 def test_the_callers_key_is_sent_on_every_attempt_and_each_call_gets_its_own():
     script = Script(raising(httpx.RemoteProtocolError, "disconnected"), ok)
     with make_client(script, FakeTime()) as client:
@@ -339,6 +386,7 @@ def test_the_callers_key_is_sent_on_every_attempt_and_each_call_gets_its_own():
         ("post", "/matches/m1/lobby-code", True),
         ("post", "/tickets/t1/close", False),
         ("patch", "/game/matches/m1/status", False),
+        ("delete", "/webhooks/w1", False),
     ],
 )
 def test_generic_calls_find_their_operation_and_its_key(method, path, keyed):

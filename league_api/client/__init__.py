@@ -167,6 +167,10 @@ class LeagueClient:
         """PATCH ``path``; keyed like ``post``."""
         return self.request("PATCH", path, json=json, idempotency_key=idempotency_key)
 
+    def delete(self, path: str, json: Any = None, *, idempotency_key: str | None = None) -> Answer:
+        """DELETE ``path``; its kind comes from the table like ``post``'s."""
+        return self.request("DELETE", path, json=json, idempotency_key=idempotency_key)
+
     def request(
         self,
         method: str,
@@ -301,10 +305,17 @@ class LeagueClient:
                 )
             else:
                 look = f"GET {API_PREFIX}{check[1]}" if check else "the resource"
+                found = find(method, path)
+                hint = found[0].unknown_hint if found else ""
+                advice = (
+                    hint.format(look=look)
+                    if hint
+                    else f"Check {look} before repeating it (a repeat of a state-guarded write"
+                    " that ran is refused with 409)."
+                )
                 message = (
                     f"{what} may or may not have run ({reason}): it has no Idempotency-Key, so it"
-                    f" was not repeated. Check {look} before repeating it (a repeat of a"
-                    " state-guarded write that ran is refused with 409)."
+                    f" was not repeated. {advice}"
                 )
             return OutcomeUnknownError(
                 message, retry_safe=kind is not Kind.UNKEYED, check=check, **context

@@ -2,9 +2,10 @@
 
 One row per (HTTP method, path): the area (the document's tag), the method name (the view's
 function name, i.e. the operationId without its area prefix), the kind of operation for the retry
-table (``retry.py``), the path parameters in path order, and the body fields (required ones
-first) or query parameters. ``tests/test_client_operations.py`` keeps this table equal to the
-server's document.
+table (``retry.py``), the path parameters in path order, the body fields (required ones
+first) or query parameters, and for an unkeyed write whose repeat would not simply be refused,
+what a caller who never saw its answer should do. ``tests/test_client_operations.py`` keeps this
+table equal to the server's document.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Operation:
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     query: tuple[str, ...] = ()
+    # For an unkeyed write: what to check and do when its outcome is unknown ({look}: the read).
+    unknown_hint: str = ""
     path_parameters: tuple[str, ...] = field(init=False)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -42,11 +45,25 @@ class Operation:
         return self.required + self.optional
 
 
-def _op(area: str, name: str, method: str, path: str, kind: Kind, *fields: str, query=()):
+def _op(area: str, name: str, method: str, path: str, kind: Kind, *fields: str, query=(), hint=""):
     """Fields ending in ``?`` are optional."""
     required = tuple(name for name in fields if not name.endswith("?"))
     optional = tuple(name[:-1] for name in fields if name.endswith("?"))
-    return Operation(area, name, method, path, kind, required, optional, tuple(query))
+    return Operation(area, name, method, path, kind, required, optional, tuple(query), hint)
+
+
+# Create and rotate answer a secret shown once, so they are not Idem endpoints (API.md 9.8), and
+# neither is state-guarded: a blind repeat would make a second webhook, or drop a secret.
+_CREATED_UNSEEN = (
+    "A webhook it made holds a secret you never saw: list {look} and delete (DELETE"
+    " /api/v1/webhooks/<id>) each webhook for this URL whose secret you do not hold, then create"
+    " it again."
+)
+_ROTATED_UNSEEN = (
+    "Check {look}: if previousSecretExpiresAt is now about 24 hours ahead, it ran and its new"
+    " secret is lost; rotate again to get one (the secret before the lost one then stops"
+    " signing at once)."
+)
 
 
 # fmt: off
@@ -108,6 +125,16 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("tickets", "list_tickets", "GET", "/tickets", READ, query=("limit", "cursor")),
     _op("tickets", "get_ticket", "GET", "/tickets/{ticket_id}", READ),
     _op("meta", "openapi_document", "GET", "/openapi.json", READ),
+    _op("webhooks", "create_webhook", "POST", "/webhooks", UNKEYED,
+        "url", "events", "description?", hint=_CREATED_UNSEEN),
+    _op("webhooks", "list_webhooks", "GET", "/webhooks", READ),
+    _op("webhooks", "get_webhook", "GET", "/webhooks/{webhook_id}", READ),
+    # A second DELETE changes nothing and answers 404: idempotent in effect, like a confirm.
+    _op("webhooks", "delete_webhook", "DELETE", "/webhooks/{webhook_id}", RETRY_SAFE),
+    _op("webhooks", "rotate_secret", "POST", "/webhooks/{webhook_id}/rotate-secret", UNKEYED,
+        hint=_ROTATED_UNSEEN),
+    _op("webhooks", "list_deliveries", "GET", "/webhooks/{webhook_id}/deliveries", READ,
+        query=("limit",)),
 )
 # fmt: on
 

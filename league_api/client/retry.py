@@ -19,7 +19,9 @@ class Kind(StrEnum):
 
     READ = "read"  # GET, and the POST list endpoints: nothing changes
     KEYED = "keyed"  # an Idem endpoint, always sent with an Idempotency-Key
-    RETRY_SAFE = "retry_safe"  # idempotent by contract without a key (API.md 5.4 captain scores)
+    # Idempotent in effect without a key: the captain score writes (API.md 9.4) and DELETE of a
+    # webhook (a repeat changes nothing; it answers 404 if an earlier attempt ran).
+    RETRY_SAFE = "retry_safe"
     UNKEYED = "unkeyed"  # any other write: a repeat may run it twice (or answer 409)
 
 
