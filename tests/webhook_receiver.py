@@ -47,6 +47,10 @@ class Receiver:
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        # Requests being handled: a request is recorded after its answer (to time its end), so
+        # a snapshot waits for those in flight instead of racing the handler thread.
+        self.in_flight = 0
+        self.settled = threading.Condition(self.lock)
         # Set when a request arrives: lets a test strike while one is in flight.
         self.arrived = threading.Event()
         self.rng = random.Random(self.seed)
@@ -59,6 +63,16 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                with receiver.lock:
+                    receiver.in_flight += 1
+                try:
+                    self._handle()
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
+                        receiver.settled.notify_all()
+
+            def _handle(self) -> None:
                 started = time.monotonic()
                 receiver.arrived.set()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -118,7 +132,9 @@ class Receiver:
         return "200"
 
     def snapshot(self) -> list[Received]:
-        with self.lock:
+        """Every request so far, once those being handled have been recorded."""
+        with self.settled:
+            self.settled.wait_for(lambda: self.in_flight == 0, timeout=self.hold_limit + 5)
             return list(self.records)
 
     def stop(self) -> None:
