@@ -502,6 +502,23 @@ def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA busy_timeout = 100")
 
 
+def test_replays_and_conflicts_are_answered_while_a_writer_holds_the_lock(api, app):
+    """On SQLite a keyed retry reads its record before the write lock: it never queues."""
+    stored = api.post("/tickets", "alice", TICKET, key="stored")
+    first = hold_first(api, app, Hold("holder"))
+    hold = app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"]
+    try:
+        replay = api.post("/tickets", "alice", TICKET, key="stored")
+        conflict = api.post("/tickets", "alice", {**TICKET, "subject": "x"}, key="stored")
+        assert first[0].is_alive()  # the writer still holds its transaction
+    finally:
+        hold.release.set()
+    assert finish(first).status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.data == stored.data
+    assert conflict.get_json()["error"] == "error_idempotency_key_conflict"
+    assert count(app, SupportTicket) == 2
+
+
 def test_a_waiting_duplicate_gets_the_replay_or_the_conflict(api, app):
     hold = Hold("waited")
     first = hold_first(api, app, hold)

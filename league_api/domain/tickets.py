@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import func, insert, select
 
 from league_api.db import db
 from league_api.domain import one_or_404
@@ -10,26 +12,35 @@ from league_api.errors import TicketClosed, TicketNotFound
 from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
 from league_api.webhooks.outbox import emit
 
+# The number is computed by the INSERT itself and read back with RETURNING: no round trip of
+# its own. PostgreSQL draws it from a sequence; SQLite takes MAX+1, which cannot race because
+# the request holds the write lock (the unique index checks).
+_SQLITE_NEXT_NUMBER = select(
+    func.coalesce(func.max(SupportTicket.ticket_number), 0) + 1
+).scalar_subquery()
 
-def _next_ticket_number() -> int:
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        return session.scalar(ticket_number_sequence.next_value())
-    # SQLite: the request holds the write lock, so MAX+1 cannot race (the unique index checks).
-    return (session.scalar(select(func.max(SupportTicket.ticket_number))) or 0) + 1
+
+def _next_ticket_number() -> Any:
+    if db.session.get_bind().dialect.name == "postgresql":
+        return ticket_number_sequence.next_value()
+    return _SQLITE_NEXT_NUMBER
 
 
 def open_ticket(owner_id: str, subject: str, description: str, category: str) -> SupportTicket:
-    ticket = SupportTicket(
-        ticket_number=_next_ticket_number(),
-        owner_id=owner_id,
-        subject=subject,
-        description=description,
-        category=category,
-        status="open",
+    # One INSERT ... RETURNING gives the loaded ticket, its number computed by the database.
+    statement = (
+        insert(SupportTicket)
+        .values(
+            ticket_number=_next_ticket_number(),
+            owner_id=owner_id,
+            subject=subject,
+            description=description,
+            category=category,
+            status="open",
+        )
+        .returning(SupportTicket)
     )
-    db.session.add(ticket)
-    db.session.flush()
+    ticket = db.session.scalars(statement).one()
     emit("ticket.created", ticket=ticket)
     return ticket
 
