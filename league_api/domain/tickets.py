@@ -12,35 +12,34 @@ from league_api.errors import TicketClosed, TicketNotFound
 from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
 from league_api.webhooks.outbox import emit
 
-# The number is computed by the INSERT itself and read back with RETURNING: no round trip of
-# its own. PostgreSQL draws it from a sequence; SQLite takes MAX+1, which cannot race because
-# the request holds the write lock (the unique index checks).
-_SQLITE_NEXT_NUMBER = select(
-    func.coalesce(func.max(SupportTicket.ticket_number), 0) + 1
-).scalar_subquery()
+
+def _open_statement(next_number: Any) -> Any:
+    # The number is computed by the INSERT itself, and the row comes back with RETURNING: one
+    # statement, built once per database (no cache key to compute per request).
+    return insert(SupportTicket).values(ticket_number=next_number).returning(SupportTicket)
 
 
-def _next_ticket_number() -> Any:
-    if db.session.get_bind().dialect.name == "postgresql":
-        return ticket_number_sequence.next_value()
-    return _SQLITE_NEXT_NUMBER
+# PostgreSQL draws numbers from a sequence; SQLite takes MAX+1, which cannot race because the
+# request holds the write lock (the unique index checks).
+_OPEN = {
+    "postgresql": _open_statement(ticket_number_sequence.next_value()),
+    "sqlite": _open_statement(
+        select(func.coalesce(func.max(SupportTicket.ticket_number), 0) + 1).scalar_subquery()
+    ),
+}
 
 
 def open_ticket(owner_id: str, subject: str, description: str, category: str) -> SupportTicket:
-    # One INSERT ... RETURNING gives the loaded ticket, its number computed by the database.
-    statement = (
-        insert(SupportTicket)
-        .values(
-            ticket_number=_next_ticket_number(),
-            owner_id=owner_id,
-            subject=subject,
-            description=description,
-            category=category,
-            status="open",
-        )
-        .returning(SupportTicket)
-    )
-    ticket = db.session.scalars(statement).one()
+    session = db.session
+    statement = _OPEN[session.get_bind().dialect.name]
+    values = {
+        "owner_id": owner_id,
+        "subject": subject,
+        "description": description,
+        "category": category,
+        "status": "open",
+    }
+    ticket = session.scalars(statement, [values]).one()
     emit("ticket.created", ticket=ticket)
     return ticket
 

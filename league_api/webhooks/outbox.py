@@ -56,14 +56,17 @@ def envelope(event_type: str, moment: datetime, data: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), sort_keys=False)
 
 
+# Built once: its compiled form is reused (no cache key computed per emitting request).
+_LIVE_SUBSCRIPTIONS = (
+    select(WebhookSubscription, ApiKey)
+    .join(ApiKey, ApiKey.id == WebhookSubscription.api_key_id)
+    .where(WebhookSubscription.disabled_at.is_(None), ApiKey.revoked_at.is_(None))
+    .order_by(WebhookSubscription.id)
+)
+
+
 def _live_subscriptions(session: Session) -> list[tuple[WebhookSubscription, ApiKey]]:
-    query = (
-        select(WebhookSubscription, ApiKey)
-        .join(ApiKey, ApiKey.id == WebhookSubscription.api_key_id)
-        .where(WebhookSubscription.disabled_at.is_(None), ApiKey.revoked_at.is_(None))
-        .order_by(WebhookSubscription.id)
-    )
-    return [(row[0], row[1]) for row in session.execute(query)]
+    return [(row[0], row[1]) for row in session.execute(_LIVE_SUBSCRIPTIONS)]
 
 
 def fan_out(session: Session, events: list[tuple[WebhookEvent, dict[str, Any]]]) -> None:
