@@ -87,15 +87,17 @@ def sizes(small, big, requests: int) -> dict[str, float]:
     return result
 
 
-def longest(client, auth, stop) -> tuple[float, int]:
-    worst, count = 0, 0
-    while not stop(count):
-        worst = max(worst, post(client, auth))
-        count += 1
-    return worst / 1e6, count
+def longest(client, auth, stop) -> tuple[float, int, float]:
+    """The writer's longest latency (ms), its request count and its p99 (ms)."""
+    latencies: list[int] = []
+    while not stop(len(latencies)):
+        latencies.append(post(client, auth))
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] / 1e6
+    return latencies[-1] / 1e6, len(latencies), p99
 
 
-def stall(app, url: str, auth) -> dict[str, float]:
+def stall(app, url: str, auth, purge_args: list[str]) -> dict[str, float]:
     path = url.removeprefix("sqlite:///")
     connection = sqlite3.connect(path)
     with connection:
@@ -111,15 +113,15 @@ def stall(app, url: str, auth) -> dict[str, float]:
     env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url}
     started = time.monotonic()
     purge = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "league_api", "idempotency", "purge"],
+        [sys.executable, "-m", "flask", "--app", "league_api", "idempotency", "purge", *purge_args],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
     )
-    during, count = longest(client, auth, lambda _n: purge.poll() is not None)
+    during, count, during_p99 = longest(client, auth, lambda _n: purge.poll() is not None)
     purge_seconds = time.monotonic() - started
     output = purge.communicate()[0].strip()
-    without, _ = longest(client, auth, lambda n: n >= count)
+    without, _, without_p99 = longest(client, auth, lambda n: n >= count)
     return {
         "records": expired,
         "purge_seconds": purge_seconds,
@@ -128,6 +130,8 @@ def stall(app, url: str, auth) -> dict[str, float]:
         "longest_during_ms": during,
         "longest_without_ms": without,
         "stall_ms": during - without,
+        "p99_during_ms": during_p99,
+        "p99_without_ms": without_p99,
     }
 
 
@@ -137,6 +141,8 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--purge-args", default="", help="extra options for the purge command")
+    parser.add_argument("--no-sizes", action="store_true", help="only the purge's stall")
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="league-records-"))
     started = time.monotonic()
@@ -145,8 +151,10 @@ def main() -> None:
     print(f"filled in {time.monotonic() - started:.0f}s", file=sys.stderr)
     result = {
         "load_before": os.getloadavg(),
-        "sizes": sizes((small_app, small_auth), (big_app, big_auth), options.requests),
-        "stall": stall(big_app, big_url, big_auth),
+        "sizes": None
+        if options.no_sizes
+        else sizes((small_app, small_auth), (big_app, big_auth), options.requests),
+        "stall": stall(big_app, big_url, big_auth, options.purge_args.split()),
         "load_after": os.getloadavg(),
     }
     print(json.dumps(result, indent=1))
