@@ -187,7 +187,8 @@ def _claim(store, session, scope: str, caller: str, request_fingerprint: str) ->
     commit, and a record only ever commits together with its view's writes), so replays and
     conflicts never queue behind writers. Only a first request takes the lock. A duplicate
     that committed between the read and the lock is caught by the record's unique index when
-    this request saves (``_save``); an expired record is read again under the lock.
+    this request saves its record (``_lost_race``); an expired record is read again under the
+    lock.
     PostgreSQL: the claim is the first statement (a concurrent duplicate waits on the index).
     """
     sqlite = isinstance(store, SQLiteStore)
