@@ -77,7 +77,13 @@ def reset_database(backend: Backend) -> None:
 
 
 def app_config(backend: Backend) -> dict[str, Any]:
-    return {"SQLALCHEMY_DATABASE_URI": backend.url, "SQLITE_SYNCHRONOUS": backend.synchronous}
+    # The rate limiter is off: the load would trip it, and its own cost is measured apart
+    # (bench/ratelimit.py, bench/cpu.py).
+    return {
+        "SQLALCHEMY_DATABASE_URI": backend.url,
+        "SQLITE_SYNCHRONOUS": backend.synchronous,
+        "RATELIMIT_ENABLED": False,
+    }
 
 
 def make_app(backend: Backend, **extra: Any):

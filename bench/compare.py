@@ -29,6 +29,7 @@ INSTALL_COMMAND = [
     "--target",
     str(DEPS_DIR),
     IDEMKIT_REQUIREMENT,
+    "matplotlib",  # bench/chart.py: the benchmark's chart, never a dependency of the project
 ]
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LAYERS = ("idemkit-redis", "idemkit-pg")

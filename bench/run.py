@@ -404,6 +404,12 @@ def main() -> None:
         write_doc(render(report))
         RESULTS_JSON.write_text(json.dumps(report, indent=2, default=str) + "\n")
         print(f"wrote {DOC.relative_to(REPO_DIR)} and {RESULTS_JSON.relative_to(REPO_DIR)}")
+        try:
+            import chart
+
+            print(f"wrote {chart.draw(report).relative_to(REPO_DIR)}")
+        except ImportError as error:
+            print(f"no chart ({error}): pip install --target bench/.deps matplotlib")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from league_api.db import db
 from league_api.errors import ApiKeyInvalid, ApiKeyRequired, PermissionDenied
@@ -108,13 +108,18 @@ def authenticate() -> ApiKey:
     return key
 
 
+# Built once: SQLAlchemy reuses its compiled form instead of computing a cache key per request.
+_KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"))
+
+
 def _lookup_key() -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiKeyRequired()
-    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+    # Read on every request, never cached: a revoked key is refused at once.
+    key = db.session.scalar(_KEY_BY_HASH, {"key_hash": hash_key(token)})
     if key is None or key.revoked_at is not None:
         raise ApiKeyInvalid()
     return key

@@ -502,6 +502,23 @@ def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA busy_timeout = 100")
 
 
+def test_replays_and_conflicts_are_answered_while_a_writer_holds_the_lock(api, app):
+    """On SQLite a keyed retry reads its record before the write lock: it never queues."""
+    stored = api.post("/tickets", "alice", TICKET, key="stored")
+    first = hold_first(api, app, Hold("holder"))
+    hold = app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"]
+    try:
+        replay = api.post("/tickets", "alice", TICKET, key="stored")
+        conflict = api.post("/tickets", "alice", {**TICKET, "subject": "x"}, key="stored")
+        assert first[0].is_alive()  # the writer still holds its transaction
+    finally:
+        hold.release.set()
+    assert finish(first).status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.data == stored.data
+    assert conflict.get_json()["error"] == "error_idempotency_key_conflict"
+    assert count(app, SupportTicket) == 2
+
+
 def test_a_waiting_duplicate_gets_the_replay_or_the_conflict(api, app):
     hold = Hold("waited")
     first = hold_first(api, app, hold)
@@ -517,6 +534,48 @@ def test_a_waiting_duplicate_gets_the_replay_or_the_conflict(api, app):
     assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.data == original.data
     assert finish(other).get_json()["error"] == "error_idempotency_key_conflict"
     assert count(app, SupportTicket) == 1
+
+
+def test_a_duplicate_that_read_before_the_first_committed_gets_its_answer(api, app):
+    """The duplicate reads no record, then the first commits: it is answered from that record.
+
+    SQLite: the duplicate's lock-free read misses, it waits for the lock, runs the view and
+    its record INSERT meets the unique index: everything it did is rolled back. PostgreSQL: its
+    claim waits on the unique index, then reads the committed record.
+    """
+    first = hold_first(api, app, Hold("raced"))
+    hold = app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"]
+    read, inserts = threading.Event(), []
+    with app.app_context():
+        engine = db.engine
+
+    def on_read(_conn, _cursor, statement, *_args) -> None:
+        text = " ".join(statement.split())
+        if text.startswith(("SELECT", "WITH")) and RECORDS.name in text:
+            read.set()
+
+    def on_insert(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().startswith(f"INSERT INTO {RECORDS.name}"):
+            inserts.append(statement)
+
+    # SQLite: after the lock-free read ran; PostgreSQL: as its claim starts waiting.
+    moment = "after_cursor_execute" if BACKEND == "sqlite" else "before_cursor_execute"
+    event.listen(engine, moment, on_read)
+    event.listen(engine, "before_cursor_execute", on_insert)
+    try:
+        duplicate = in_thread(lambda: api.post("/tickets", "alice", TICKET, key="raced"))
+        assert read.wait(timeout=30)
+        hold.release.set()
+        original, replayed = finish(first), finish(duplicate)
+    finally:
+        hold.release.set()
+        event.remove(engine, moment, on_read)
+        event.remove(engine, "before_cursor_execute", on_insert)
+    assert original.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.data == original.data
+    assert count(app, SupportTicket) == 1 and count(app, IdempotencyRecord) == 1
+    if BACKEND == "sqlite":
+        assert len(inserts) == 1  # the duplicate's record INSERT: refused by the unique index
 
 
 def test_when_the_first_fails_the_waiting_duplicate_runs_as_a_first_request(api, app):

@@ -33,6 +33,10 @@ def register_converters(app) -> None:
     app.url_map.converters["api_id"] = IdConverter
 
 
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"bodies are at most {limit} bytes")
+
+
 @api.before_request
 def guard_request() -> None:
     """API.md 3 up to the view: size, authentication and the key's rate limit, write lock.
@@ -40,12 +44,11 @@ def guard_request() -> None:
     (The client address was rate-limited before this, app-wide: ``league_api.ratelimit``.)
     """
     limit = current_app.config["MAX_BODY_BYTES"]
-    too_large = PayloadTooLarge(f"bodies are at most {limit} bytes")
     # Werkzeug stops a body without Content-Length (chunked) at the limit *silently*, handing
     # back a truncated body; reading one byte more is how an oversized one shows itself.
     request.max_content_length = limit + 1
     if request.content_length is not None and request.content_length > limit:
-        raise too_large
+        raise _too_large(limit)
     ensure_tables()
     if request.method == "OPTIONS":
         # OPTIONS is routed to a write view's endpoint too; it must never take the write lock.
@@ -53,7 +56,7 @@ def guard_request() -> None:
     write = request.method not in SAFE_METHODS
     # Reading now makes a chunked body over the limit a 413 before authentication.
     if write and len(request.get_data(cache=True)) > limit:
-        raise too_large
+        raise _too_large(limit)
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "requires_key", False):
         if write and getattr(view, "write_transaction", False):

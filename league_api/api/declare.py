@@ -110,11 +110,22 @@ def now_iso() -> str:
     return isoformat(utcnow())  # type: ignore[return-value]
 
 
+def _rule_arguments(endpoint: str) -> frozenset[str]:
+    """The endpoint's rule arguments, looked up once per app (the URL map is fixed by then)."""
+    cache = current_app.extensions.setdefault("league_api.rule_arguments", {})
+    found = cache.get(endpoint)
+    if found is None:
+        found = cache[endpoint] = frozenset(
+            next(current_app.url_map.iter_rules(endpoint)).arguments
+        )
+    return found
+
+
 def _location(answer: Answer, dumped: dict[str, Any]) -> str:
-    rule = next(current_app.url_map.iter_rules(answer.location))
     values = dict(request.view_args or {})
     values.update({name: dumped[source] for name, source in answer.location_args.items()})
-    return url_for(answer.location, **{name: values[name] for name in rule.arguments})
+    arguments = _rule_arguments(answer.location)
+    return url_for(answer.location, **{name: values[name] for name in arguments})
 
 
 def response(

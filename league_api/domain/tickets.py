@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import func, insert, select
 
 from league_api.db import db
 from league_api.domain import one_or_404
@@ -11,25 +13,33 @@ from league_api.models import SupportTicket, TicketMessage, ticket_number_sequen
 from league_api.webhooks.outbox import emit
 
 
-def _next_ticket_number() -> int:
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        return session.scalar(ticket_number_sequence.next_value())
-    # SQLite: the request holds the write lock, so MAX+1 cannot race (the unique index checks).
-    return (session.scalar(select(func.max(SupportTicket.ticket_number))) or 0) + 1
+def _open_statement(next_number: Any) -> Any:
+    # The number is computed by the INSERT itself, and the row comes back with RETURNING: one
+    # statement, built once per database (no cache key to compute per request).
+    return insert(SupportTicket).values(ticket_number=next_number).returning(SupportTicket)
+
+
+# PostgreSQL draws numbers from a sequence; SQLite takes MAX+1, which cannot race because the
+# request holds the write lock (the unique index checks).
+_OPEN = {
+    "postgresql": _open_statement(ticket_number_sequence.next_value()),
+    "sqlite": _open_statement(
+        select(func.coalesce(func.max(SupportTicket.ticket_number), 0) + 1).scalar_subquery()
+    ),
+}
 
 
 def open_ticket(owner_id: str, subject: str, description: str, category: str) -> SupportTicket:
-    ticket = SupportTicket(
-        ticket_number=_next_ticket_number(),
-        owner_id=owner_id,
-        subject=subject,
-        description=description,
-        category=category,
-        status="open",
-    )
-    db.session.add(ticket)
-    db.session.flush()
+    session = db.session
+    statement = _OPEN[session.get_bind().dialect.name]
+    values = {
+        "owner_id": owner_id,
+        "subject": subject,
+        "description": description,
+        "category": category,
+        "status": "open",
+    }
+    ticket = session.scalars(statement, [values]).one()
     emit("ticket.created", ticket=ticket)
     return ticket
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import rfc8785
 from flask import Response, current_app, g, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from league_api.errors import (
@@ -20,6 +21,7 @@ from league_api.idempotency.fingerprint import fingerprint, scope_hash
 from league_api.idempotency.store import (
     Claim,
     ClaimTimeout,
+    SQLiteStore,
     StoredResponse,
     current_records,
     store_for,
@@ -28,6 +30,7 @@ from league_api.idempotency.transactions import (
     EXTENSION,
     WriteLockTimeout,
     begin_write,
+    defer_write,
     ensure_write_transaction,
     run_write,
 )
@@ -92,13 +95,14 @@ def read_key() -> str | None:
 
 
 def begin_write_for_view(view: Callable[..., Any]) -> None:
-    """Begin a marked view's write transaction; a lock timeout on a keyed request is a 409."""
-    try:
-        ensure_write_transaction(view)
-    except WriteLockTimeout:
-        if getattr(view, "idempotent", False) and request.headers.get(KEY_HEADER):
-            raise key_in_use() from None
-        raise
+    """Begin a marked view's write transaction; a lock timeout on a keyed request is a 409.
+
+    A keyed request to an ``@idempotent`` view is left to the decorator: it reads its record
+    before taking SQLite's write lock, so a replay or a conflict never waits for the lock.
+    """
+    if getattr(view, "idempotent", False) and request.headers.get(KEY_HEADER):
+        return
+    ensure_write_transaction(view)
 
 
 def idempotent(view: Callable[..., Any] | None = None, *, identity: Identity | None = None):
@@ -142,21 +146,13 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
     caller = _caller(identity)
     scope = scope_hash(caller, request.method, request.script_root + request.path, key)
 
-    try:
-        begin_write()
-    except WriteLockTimeout:
-        raise key_in_use() from None
     session = current_session()
     store = store_for(
         session, current_records(), int(config.get("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000))
     )
-    try:
-        claim = store.claim(session, scope, caller, request_fingerprint)
-    except ClaimTimeout:
-        session.rollback()
-        raise key_in_use() from None
+    claim = _claim(store, session, scope, caller, request_fingerprint)
     if claim.conflict or claim.stored is not None:
-        session.rollback()  # nothing was written; this only releases the lock
+        session.rollback()  # nothing was written: this only ends the read (or the claim)
         _outcome("conflict" if claim.conflict else "replayed")
         return _answer_from_record(claim)
 
@@ -171,12 +167,58 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
         response.get_data(),
     )
     ttl = int(config.get("IDEMPOTENCY_TTL_SECONDS", 86400))
-    store.save(session, claim, scope, caller, request_fingerprint, stored, ttl)
+    try:
+        store.save(session, claim, scope, caller, request_fingerprint, stored, ttl)
+    except IntegrityError:
+        if not isinstance(store, SQLiteStore) or claim.row_id is not None:
+            raise
+        return _lost_race(store, session, scope, caller, request_fingerprint)
     hook = config.get("IDEMPOTENCY_TEST_BEFORE_COMMIT")
     if hook is not None:
         hook(key)
     session.commit()
     return response
+
+
+def _claim(store, session, scope: str, caller: str, request_fingerprint: str) -> Claim:
+    """Replay, conflict, or the right to run the view, holding the write transaction.
+
+    SQLite: the record is read first without the write lock (WAL: the read sees the last
+    commit, and a record only ever commits together with its view's writes), so replays and
+    conflicts never queue behind writers. Only a first request takes the lock. A duplicate
+    that committed between the read and the lock is caught by the record's unique index when
+    this request saves its record (``_lost_race``); an expired record is read again under the
+    lock.
+    PostgreSQL: the claim is the first statement (a concurrent duplicate waits on the index).
+    """
+    sqlite = isinstance(store, SQLiteStore)
+    if sqlite:
+        defer_write()
+        found = store.claim(session, scope, caller, request_fingerprint)
+        if found.conflict or found.stored is not None:
+            return found
+    try:
+        begin_write()
+    except WriteLockTimeout:
+        raise key_in_use() from None
+    if sqlite and found.row_id is None:
+        return found
+    try:
+        return store.claim(session, scope, caller, request_fingerprint)
+    except ClaimTimeout:
+        session.rollback()
+        raise key_in_use() from None
+
+
+def _lost_race(store, session, scope: str, caller: str, request_fingerprint: str) -> Response:
+    """A duplicate committed first: undo this run entirely and answer from its record."""
+    session.rollback()
+    claim = store.claim(session, scope, caller, request_fingerprint)
+    session.rollback()
+    if not (claim.conflict or claim.stored is not None):
+        raise key_in_use()  # the winner's record is gone again already: let the client retry
+    _outcome("conflict" if claim.conflict else "replayed")
+    return _answer_from_record(claim)
 
 
 def _answer_from_record(claim: Claim) -> Response:

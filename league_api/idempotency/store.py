@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,7 @@ class Statements:
     replace_record: Any
     fill_claimed: Any
     pg_claim_new: Any
+    pg_claim_or_read: Any
     pg_claim_expired: Any
 
 
@@ -121,6 +123,27 @@ SELECT :scope, :caller, :fingerprint, now() FROM claim_timeout
 """
 _PG_CLAIM_TAIL = """
 RETURNING id, set_config('lock_timeout', (SELECT previous FROM claim_timeout), true)
+"""
+# The claim and, when the key is taken, the stored record, in one round trip: exactly one row,
+# ``claimed_id`` set for a first request, else the record's columns. The record is read in the
+# statement's snapshot: if the claim waited for a duplicate that then committed, neither shows
+# (both NULL) and the caller reads the record again.
+_PG_CLAIM_OR_READ = """
+WITH claim_timeout AS MATERIALIZED (
+    SELECT current_setting('lock_timeout') AS previous,
+           set_config('lock_timeout', :lock_timeout, true)
+), claimed AS (
+    INSERT INTO {table} (scope_hash, caller, fingerprint, expires_at)
+    SELECT :scope, :caller, :fingerprint, now() FROM claim_timeout
+    ON CONFLICT (scope_hash) DO NOTHING
+    RETURNING id, set_config('lock_timeout', (SELECT previous FROM claim_timeout), true)
+)
+SELECT claimed.id AS claimed_id, record.id, record.fingerprint, record.status_code,
+       record.headers, record.body, record.expires_at <= now() AS expired
+FROM (SELECT 1) AS one
+LEFT JOIN claimed ON true
+LEFT JOIN {table} AS record
+       ON record.scope_hash = :scope AND NOT EXISTS (SELECT 1 FROM claimed)
 """
 # Only for a key whose record has expired: take the row over, unless someone already did.
 _PG_TAKE_OVER_EXPIRED = """ON CONFLICT (scope_hash) DO UPDATE SET
@@ -156,6 +179,7 @@ def statements_for(records: Table) -> Statements:
         replace_record=update(records).where(by_id).values(**record_values),
         fill_claimed=update(records).where(by_id).values(**response_values),
         pg_claim_new=text(head + "ON CONFLICT (scope_hash) DO NOTHING" + _PG_CLAIM_TAIL),
+        pg_claim_or_read=text(_PG_CLAIM_OR_READ.format(table=records.name)),
         pg_claim_expired=text(
             head + _PG_TAKE_OVER_EXPIRED.format(table=records.name) + _PG_CLAIM_TAIL
         ),
@@ -211,11 +235,14 @@ class PostgresStore:
             "caller": caller,
             "fingerprint": fingerprint,
         }
-        claimed = self._claim(session, self.sql.pg_claim_new, parameters)
-        if claimed is not None:
-            return claimed
-        # The key exists and is committed (we waited for it if it was in flight).
-        row = session.execute(self.sql.lookup, {"scope": scope}).one()
+        row = self._run(session, self.sql.pg_claim_or_read, parameters).one()
+        if row.claimed_id is not None:
+            return Claim(row_id=row.claimed_id)
+        if row.id is None:
+            # The claim waited for a duplicate that committed: read its record now.
+            row = session.execute(self.sql.lookup, {"scope": scope}).one_or_none()
+            if row is None:  # and a purge removed it since: claim it afresh
+                return self.claim(session, scope, caller, fingerprint)
         if not row.expired:
             return _answer(row, fingerprint)
         claimed = self._claim(session, self.sql.pg_claim_expired, parameters)
@@ -225,13 +252,16 @@ class PostgresStore:
         return _answer(session.execute(self.sql.lookup, {"scope": scope}).one(), fingerprint)
 
     @staticmethod
-    def _claim(session: Session, statement: Any, parameters: dict[str, Any]) -> Claim | None:
+    def _run(session: Session, statement: Any, parameters: dict[str, Any]) -> Any:
         try:
-            row = session.execute(statement, parameters).first()
+            return session.execute(statement, parameters)
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 raise ClaimTimeout() from None
             raise
+
+    def _claim(self, session: Session, statement: Any, parameters: dict[str, Any]) -> Claim | None:
+        row = self._run(session, statement, parameters).first()
         return None if row is None else Claim(row_id=row.id)
 
     def save(self, session, claim, scope, caller, fingerprint, stored, ttl_seconds) -> None:
@@ -250,13 +280,24 @@ def store_for(
     raise RuntimeError(f"idempotency records are not supported on {dialect}")
 
 
-def purge_expired(batch_size: int = 1000) -> int:
+# SQLite's busy handler sleeps between attempts, up to 100 ms at a time: a writer waiting for
+# the lock wakes at least once in a pause this long, so back-to-back batches cannot starve it.
+SQLITE_PURGE_PAUSE_SECONDS = 0.11
+
+
+def purge_expired(batch_size: int = 1000, pause_seconds: float | None = None) -> int:
     """Delete expired records in batches through the ``expires_at`` index; each batch commits.
 
-    Short batches keep each write transaction brief, so live requests are barely delayed.
+    Short batches keep each write transaction brief. On SQLite a full batch is followed by a
+    pause (``SQLITE_PURGE_PAUSE_SECONDS``) that leaves the write lock to waiting requests: a
+    purge of a million records then delays a concurrent write by about one batch, not by the
+    whole run (bench/records.py). PostgreSQL's deletes block no other request: no pause.
     """
     session = current_session()()
     records = current_records()
+    if pause_seconds is None:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        pause_seconds = SQLITE_PURGE_PAUSE_SECONDS if sqlite else 0.0
     removed = 0
     while True:
         begin_write()
@@ -271,3 +312,5 @@ def purge_expired(batch_size: int = 1000) -> int:
         result = session.execute(delete(records).where(records.c.id.in_(ids), expired))
         session.commit()
         removed += result.rowcount
+        if len(ids) == batch_size and pause_seconds > 0:
+            time.sleep(pause_seconds)
