@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from openapi_conformance import ConformancePlugin
 from sqlalchemy import create_engine
 
 from league_api import create_app
@@ -23,6 +24,11 @@ from league_api.db import db
 # Set by .ci/run for the PostgreSQL pass; a plain `pytest` runs on SQLite files alone.
 POSTGRES_URL = os.environ.get("LEAGUE_API_TEST_DATABASE_URL")
 BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
+
+
+def pytest_configure(config) -> None:
+    # Every response under /api/v1 is checked against the OpenAPI document (issue 7).
+    config.pluginmanager.register(ConformancePlugin(), "openapi_conformance")
 
 
 def pytest_collection_modifyitems(config, items) -> None:
