@@ -76,7 +76,8 @@ class Exchange:
 
     def label(self) -> str:
         error = self.error_code()
-        return f"{self.method} {self.path} -> {self.status}" + (f" {error}" if error else "")
+        path = self.path if len(self.path) <= 120 else self.path[:100] + f"...({len(self.path)})"
+        return f"{self.method} {path} -> {self.status}" + (f" {error}" if error else "")
 
     def json(self) -> Any:
         try:
