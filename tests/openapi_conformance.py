@@ -453,7 +453,7 @@ class ConformancePlugin:
         if self.enabled:
             marker = item.get_closest_marker(MARKER)
             if marker is not None and not marker.kwargs.get("reason"):
-                raise pytest.UsageError(f"{item.nodeid}: @{MARKER} needs a reason=")
+                pytest.fail(f"@{MARKER} needs a reason=", pytrace=False)
             statuses = frozenset(marker.args) if marker else frozenset()
             recorder = Recorder(exempt_statuses=statuses)
             _current.append(recorder)

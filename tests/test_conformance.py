@@ -122,7 +122,7 @@ def test_an_undocumented_error_raised_by_a_view_is_reported(app, api, monkeypatc
     assert "409" in problem
 
 
-def test_the_hook_fails_the_test_that_received_the_drift(pytester):
+def test_the_hook_fails_the_test_that_received_the_drift(pytester, monkeypatch):
     """End to end: the plugin, loaded as conftest.py loads it, fails only the drifting test."""
     pytester.makeconftest(
         """
@@ -159,8 +159,10 @@ def test_the_hook_fails_the_test_that_received_the_drift(pytester):
             pass
         """
     )
-    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", env=env)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=1, failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
