@@ -42,6 +42,8 @@ from flask.testing import FlaskClient
 from jsonschema_path import SchemaPath
 from openapi_core import V31ResponseValidator
 from openapi_core.validation.response import V31ResponseHeadersValidator
+from openapi_core.validation.schemas import oas31_schema_validators_factory
+from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
 from werkzeug.datastructures import Headers
 
 API_PREFIX = "/api/v1"
@@ -121,14 +123,40 @@ class _Route:
     operations: dict[str, Any]  # lower-case method -> operation object
 
 
+class _CachedSchemaValidators(SchemaValidatorsFactory):
+    """openapi-core's schema validator factory, remembering what it built for each schema.
+
+    openapi-core builds a new jsonschema validator (a new class, with the strict option) for
+    every value it checks; one per schema of the document is enough, and many times faster.
+    """
+
+    def __init__(self, factory: SchemaValidatorsFactory) -> None:
+        self.factory = factory
+        self.built: dict[tuple, Any] = {}
+
+    def create(self, spec: SchemaPath, schema: SchemaPath, **options: Any) -> Any:
+        key = (schema.as_uri(), tuple(sorted((k, id(v)) for k, v in options.items())))
+        found = self.built.get(key)
+        if found is None:
+            found = self.built[key] = self.factory.create(spec, schema, **options)
+        return found
+
+
 class Conformance:
     """The checks for one document; build once, use for every response."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
         spec = SchemaPath.from_dict(document)
-        self.validator = V31ResponseValidator(spec, forbid_unspecified_additional_properties=True)
-        self.headers_validator = V31ResponseHeadersValidator(spec)
+        factory = _CachedSchemaValidators(oas31_schema_validators_factory)
+        self.validator = V31ResponseValidator(
+            spec,
+            schema_validators_factory=factory,
+            forbid_unspecified_additional_properties=True,
+        )
+        self.headers_validator = V31ResponseHeadersValidator(
+            spec, schema_validators_factory=factory
+        )
         servers = document.get("servers") or [{"url": "/"}]
         base = urlsplit(servers[0]["url"]).path.rstrip("/")
         self.routes: list[_Route] = []
