@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
     """Mount the whole API on a host app: models, blueprints under /api/v1, errors, CLI."""
     from league_api import cli, idempotency
     from league_api import db as database
-    from league_api.api import api
+    from league_api.api import api, register_converters
     from league_api.auth import current_key_id
     from league_api.errors import register_error_handlers
 
@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     # Scoped to the API's blueprint: a host's own identity never applies to API records.
     idempotency.init_app(app, identity=current_key_id, blueprint=api.name)
     register_error_handlers(app, API_PREFIX)
+    register_converters(app)
     app.register_blueprint(api, url_prefix=API_PREFIX)
     cli.init_app(app)
     if app.config["AUTO_INIT_DB"]:

@@ -12,7 +12,7 @@ from flask import g, request
 from sqlalchemy import select
 
 from league_api.db import db
-from league_api.errors import APIError
+from league_api.errors import ApiKeyInvalid, ApiKeyRequired, PermissionDenied
 from league_api.models import ApiKey, User
 
 KINDS = ("personal", "game", "league")
@@ -103,10 +103,10 @@ def authenticate() -> ApiKey:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise APIError(401, "error_api_key_required", "send Authorization: Bearer <api key>")
+        raise ApiKeyRequired()
     key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
     if key is None or key.revoked_at is not None:
-        raise APIError(401, "error_api_key_invalid", "unknown or revoked API key")
+        raise ApiKeyInvalid()
     return key
 
 
@@ -130,18 +130,14 @@ def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], C
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
             if key.kind != kind:
-                raise APIError(
-                    403, "error_api_key_permission_denied", f"this endpoint needs a {kind} key"
-                )
+                raise PermissionDenied(f"this endpoint needs a {kind} key")
             if not has_scope(key.scopes or {}, scope_name, level):
-                raise APIError(
-                    403,
-                    "error_api_key_permission_denied",
-                    f"this key lacks the scope {scope_name} ({level})",
-                )
+                raise PermissionDenied(f"this key lacks the scope {scope_name} ({level})")
             g.api_key = key
             return view(*args, **kwargs)
 
+        # Read by the OpenAPI document: the key kind and scope each operation needs.
+        wrapper.key_requirement = (kind, scope_name, level)  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import g, request
 
-from league_api.errors import APIError
+from league_api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
 
 MAX_DEPTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -90,7 +90,7 @@ def parse_strict_json(raw: bytes) -> Any:
     except (ValueError, RecursionError) as error:
         # ValueError covers UnicodeDecodeError, JSONDecodeError and our own checks.
         detail = str(error) if isinstance(error, _Invalid) else "body is not valid UTF-8 JSON"
-        raise APIError(400, "error_invalid_json", detail) from None
+        raise InvalidJSON(detail) from None
     return value
 
 
@@ -109,7 +109,7 @@ def json_body() -> Any:
     if not raw:
         value: Any = {}
     elif not _is_json_mimetype(request.mimetype):
-        raise APIError(415, "error_unsupported_media_type", "send the body as application/json")
+        raise UnsupportedMediaType()
     else:
         value = parse_strict_json(raw)
     g._league_json_body = value
@@ -120,5 +120,5 @@ def json_object_body() -> dict[str, Any]:
     """The body of a write: it must be a JSON object."""
     value = json_body()
     if not isinstance(value, dict):
-        raise APIError(400, "error_invalid_request", "the body must be a JSON object")
+        raise InvalidRequest("the body must be a JSON object")
     return value

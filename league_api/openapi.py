@@ -1,72 +1,70 @@
-"""The OpenAPI 3.1 document of ``/api/v1``, built with apispec from the app's own url_map."""
+"""The OpenAPI 3.1 document of ``/api/v1``, built with apispec from the url_map and the views'
+declarations (``league_api.api.declare``, ``require_key``, ``@idempotent``): no endpoint table.
+
+Errors: each operation lists every status it can answer with the enum of the codes it can
+carry there, from the handling order of API.md section 3 (steps 1-6, known from how the view
+is decorated) plus the view's own ``@raises``, 503 and 500.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
-from league_api import API_PREFIX
-from league_api.schemas import chat, empty_body_schema, game, leagues, matches, scores, tickets
+from league_api import API_PREFIX, errors
+from league_api.api.declare import Answer, Declaration
+from league_api.jsonbody import MAX_SAFE_INTEGER
+from league_api.schemas import Time, empty_body_schema
 
 EXTENSION = "league_api.openapi"
-PUBLIC = frozenset({"api.openapi_document"})
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
-
-# The schema each view loads from its JSON body, by endpoint: kept here so views stay untouched.
-BODIES: dict[str, Schema] = {
-    "api.game.create_match": game.game_match_create_schema,
-    "api.game.forfeit_match": game.game_forfeit_schema,
-    "api.game.set_match_status": game.game_status_schema,
-    "api.game.start_match": empty_body_schema,
-    "api.game.cancel_match": game.game_cancel_schema,
-    "api.game.submit_scores": scores.game_scores_schema,
-    "api.game.list_matches": game.game_match_list_schema,
-    "api.leagues.create_season": leagues.season_create_schema,
-    "api.leagues.activate_season": empty_body_schema,
-    "api.leagues.complete_season": empty_body_schema,
-    "api.leagues.list_seasons": leagues.season_list_schema,
-    "api.leagues.create_league_ticket": leagues.league_ticket_create_schema,
-    "api.leagues.reply_league_ticket": leagues.league_ticket_reply_schema,
-    "api.matches.create_match": matches.match_create_schema,
-    "api.matches.accept_match": matches.match_accept_schema,
-    "api.matches.ready": matches.acting_team_schema,
-    "api.matches.lobby_code": matches.lobby_code_schema,
-    "api.matches.start": matches.acting_team_schema,
-    "api.matches.cancel": matches.end_match_schema,
-    "api.matches.forfeit": matches.end_match_schema,
-    "api.matches.attendance": matches.attendance_schema,
-    "api.scores.submit_score": scores.captain_score_schema,
-    "api.scores.confirm_score": scores.captain_confirm_schema,
-    "api.chat.send_message": chat.chat_send_schema,
-    "api.chat.report_message": chat.chat_report_schema,
-    "api.tickets.create_ticket": tickets.ticket_create_schema,
-    "api.tickets.add_ticket_message": tickets.ticket_message_schema,
-    "api.tickets.close_ticket": empty_body_schema,
-}
-# The schema a read view loads from its query string.
-QUERIES: dict[str, Schema] = {"api.tickets.list_tickets": tickets.ticket_list_query_schema}
-
-ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "description": "a contract code, e.g. error_not_found"},
-        "details": {"description": "a message, or the field messages of a 400"},
-    },
-    "required": ["error", "details"],
-}
+NO_NUL = r"^[^\u0000]*$"
+# 1-255 visible ASCII (0x21-0x7E) except the comma: exactly what idempotency.read_key accepts.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x2B\x2D-\x7E]{1,255}$"
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Retry-safe key: the first response is stored and replayed for 24 hours.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]+$"},
+    "description": (
+        "Retry-safe key: the first answer is stored and replayed (with `Idempotent-Replayed:"
+        " true`) for 24 hours. 1-255 visible ASCII characters, no comma; one header only."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
 }
-_ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+HEADERS = {
+    "Location": {
+        "description": "The root-relative URL of the created resource",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "IdempotentReplayed": {
+        "description": "`true` when the answer is the stored one of an earlier request",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "RetryAfter": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "Allow": {"description": "The methods this path answers", "schema": {"type": "string"}},
+}
+_HEADER_REF = {
+    "Retry-After": "RetryAfter",
+    "Allow": "Allow",
+}
+_ARGUMENT = re.compile(r"<(?:([^<>:]+):)?([^<>]+)>")
+_EXAMPLE_ID = "018f2a3b4c5d6e7f8a9b0c1d"
+_EXAMPLE_TIME = "2026-01-01T12:00:00.000Z"
 
 
 def document(app: Flask) -> dict[str, Any]:
@@ -76,62 +74,281 @@ def document(app: Flask) -> dict[str, Any]:
     return app.extensions[EXTENSION]
 
 
+def _strict_bounds(
+    converter: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    """The bounds the JSON parser enforces on every value, written into each field."""
+    extra: dict[str, Any] = {}
+    types = ret.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "string" in types and "pattern" not in ret and "enum" not in ret:
+        extra["pattern"] = NO_NUL  # no U+0000 (PostgreSQL text cannot hold it)
+    if "integer" in types:
+        extra.setdefault("minimum", ret.get("minimum", -MAX_SAFE_INTEGER))
+        extra.setdefault("maximum", ret.get("maximum", MAX_SAFE_INTEGER))
+    if field.allow_none and "enum" in ret and None not in ret["enum"]:
+        extra["enum"] = [*ret["enum"], None]
+    return extra
+
+
 def build(app: Flask) -> dict[str, Any]:
     """Describe every ``/api/v1`` rule of ``app.url_map`` as an OpenAPI 3.1 document."""
+    marshmallow = MarshmallowPlugin()
     spec = APISpec(
         title="league_api",
         version="1",
         openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin()],
+        plugins=[marshmallow],
         security=[{"bearer": []}],
+        servers=[{"url": "/", "description": "this server"}],
+        info={
+            "description": (
+                "A league and match API whose every write endpoint is safe to retry. "
+                "The contract is docs/API.md in the repository."
+            )
+        },
     )
+    assert marshmallow.converter is not None
+    marshmallow.converter.add_attribute_function(_strict_bounds)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Error", ERROR)
     spec.components.parameter("IdempotencyKey", "header", IDEMPOTENCY_KEY)
-    paths: dict[str, dict[str, Any]] = {}
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(API_PREFIX + "/"):
-            continue
-        operations = paths.setdefault(_ARGUMENT.sub(r"{\1}", rule.rule), {})
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
+
+    rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(API_PREFIX + "/")]
+    methods_by_path: dict[str, set[str]] = defaultdict(set)
+    for rule in rules:
+        methods_by_path[_path(rule.rule)] |= rule.methods - IGNORED_METHODS
+    operation_ids = {rule.endpoint: _operation_id(rule.endpoint) for rule in rules}
+    paths: dict[str, dict[str, Any]] = defaultdict(dict)
+    for rule in rules:
         for method in sorted(rule.methods - IGNORED_METHODS):
-            operations[method.lower()] = _operation(app, rule.endpoint, sorted(rule.arguments))
+            paths[_path(rule.rule)][method.lower()] = _operation(app, rule, method, operation_ids)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
-def _operation(app: Flask, endpoint: str, arguments: list[str]) -> dict[str, Any]:
-    view = app.view_functions[endpoint]
-    parameters: list[Any] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in arguments
-    ]
-    if getattr(view, "idempotent", False):
+def _path(rule: str) -> str:
+    return _ARGUMENT.sub(r"{\2}", rule)
+
+
+def _operation_id(endpoint: str) -> str:
+    """``api.tickets.create_ticket`` -> ``tickets_create_ticket``; API-level routes are ``meta``."""
+    parts = endpoint.split(".")
+    return f"{parts[1]}_{parts[2]}" if len(parts) > 2 else f"meta_{parts[-1]}"
+
+
+def _path_parameters(rule) -> list[dict[str, Any]]:
+    from league_api.api import IdConverter
+
+    parameters = []
+    for name in sorted(rule.arguments):
+        converter = rule._converters[name]  # noqa: SLF001
+        pattern = converter.pattern if isinstance(converter, IdConverter) else r"^[^/\u0000]+$"
+        parameters.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "pattern": pattern},
+            }
+        )
+    return parameters
+
+
+def _operation(app: Flask, rule, method: str, operation_ids: dict[str, str]) -> dict[str, Any]:
+    view = app.view_functions[rule.endpoint]
+    declared: Declaration = getattr(view, "declaration", None) or Declaration()
+    idempotent = getattr(view, "idempotent", False)
+    requirement = getattr(view, "key_requirement", None)
+    parameters: list[Any] = _path_parameters(rule)
+    if idempotent:
         parameters.append("IdempotencyKey")
-    if endpoint in QUERIES:
-        parameters.append({"in": "query", "schema": QUERIES[endpoint]})
+    if declared.query is not None:
+        parameters.append({"in": "query", "schema": declared.query})
+    area = operation_ids[rule.endpoint].split("_", 1)[0]
+    summary, _, more = (view.__doc__ or "").strip().partition("\n")
     operation: dict[str, Any] = {
-        "operationId": endpoint,
-        "summary": (view.__doc__ or "").strip().split("\n")[0],
-        "tags": [endpoint.split(".")[1] if endpoint.count(".") > 1 else "meta"],
+        "operationId": operation_ids[rule.endpoint],
+        "summary": summary.strip(),
+        "tags": [area],
         "parameters": parameters,
         "responses": {
-            "2XX": {"description": "Success"},
-            "default": {
-                "description": 'An error: {"error": code, "details": ...}',
-                "content": {"application/json": {"schema": "Error"}},
-            },
+            **_successes(declared, idempotent, operation_ids, rule),
+            **_errors(declared, rule, idempotent, requirement is not None),
         },
     }
-    if endpoint in BODIES:
-        schema = BODIES[endpoint]
+    description = [more.strip()] if more.strip() else []
+    if requirement is not None:
+        kind, scope, level = requirement
+        description.append(f"Needs a **{kind}** key with the scope `{scope}` ({level}).")
+        operation["x-api-key"] = {"kind": kind, "scope": scope, "level": level}
+    else:
+        operation["security"] = []
+        description.append("Public: no key needed.")
+    if idempotent:
+        description.append("Honours `Idempotency-Key` (an **Idem** endpoint).")
+    description.extend(f"Rule: {text}" for text in declared.rules)
+    operation["description"] = "\n\n".join(description)
+    if declared.body is not None:
+        schema = declared.body
         # The empty body schema is an anonymous Schema(): inline it rather than name it.
-        body = {"type": "object", "maxProperties": 0} if schema is empty_body_schema else schema
+        body_schema: Any = (
+            {"type": "object", "maxProperties": 0} if schema is empty_body_schema else schema
+        )
         operation["requestBody"] = {
             # An empty body reads as {}: the body is required only if a field is.
             "required": any(field.required for field in schema.fields.values()),
-            "content": {"application/json": {"schema": body}},
+            "content": {"application/json": {"schema": body_schema}},
         }
-    if endpoint in PUBLIC:
-        operation["security"] = []
     return operation
+
+
+def _successes(
+    declared: Declaration, idempotent: bool, operation_ids: dict[str, str], rule
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if not declared.answers:  # the document itself
+        return {
+            "200": {
+                "description": "This document",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
+    for status, answer in sorted(declared.answers.items()):
+        entry: dict[str, Any] = {
+            "description": answer.description,
+            "content": {
+                "application/json": {
+                    "schema": answer.schema,
+                    "example": answer.example or example_of(answer.schema),
+                }
+            },
+        }
+        headers: dict[str, Any] = {}
+        if answer.location is not None:
+            headers["Location"] = {"$ref": "#/components/headers/Location"}
+            entry["links"] = {"read": _link(answer, operation_ids, rule)}
+        if idempotent:
+            headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
+        if headers:
+            entry["headers"] = headers
+        responses[str(status)] = entry
+    return responses
+
+
+def _link(answer: Answer, operation_ids: dict[str, str], rule) -> dict[str, Any]:
+    """Where ``Location`` points, as an OpenAPI link to the read operation."""
+    target = answer.location
+    assert target is not None
+    parameters = {name: f"$response.body#/{field}" for name, field in answer.location_args.items()}
+    for name in rule.arguments:
+        parameters.setdefault(name, f"$request.path.{name}")
+    return {
+        "operationId": operation_ids[target],
+        "parameters": parameters,
+        "description": "Read what was created (the `Location` URL)",
+    }
+
+
+def _error_classes(
+    declared: Declaration, rule, idempotent: bool, authenticated: bool
+) -> list[type[errors.APIError]]:
+    """Every error the operation can answer, in the handling order of API.md section 3."""
+    found: list[type[errors.APIError]] = [errors.PayloadTooLarge]
+    if authenticated:
+        found += [errors.ApiKeyRequired, errors.ApiKeyInvalid, errors.PermissionDenied]
+    if idempotent:
+        found += [errors.IdempotencyKeyInvalid]
+    if declared.body is not None:
+        found += [errors.UnsupportedMediaType, errors.InvalidJSON, errors.InvalidRequest]
+    if declared.query is not None:
+        found += [errors.InvalidRequest]
+    if idempotent:
+        found += [errors.IdempotencyKeyConflict, errors.IdempotencyKeyInUse, errors.InvalidJSON]
+    if rule.arguments:
+        # A path value no rule takes is no route; one the database refuses is a 400.
+        found += [errors.NotFound, errors.InvalidRequest]
+    found += [*declared.raises, errors.MethodNotAllowed, errors.InternalError]
+    found += [errors.ServiceUnavailable]
+    return found
+
+
+def _errors(declared: Declaration, rule, idempotent: bool, authenticated: bool) -> dict[str, Any]:
+    by_status: dict[int, list[type[errors.APIError]]] = defaultdict(list)
+    for cls in _error_classes(declared, rule, idempotent, authenticated):
+        if cls not in by_status[cls.status]:
+            by_status[cls.status].append(cls)
+    responses = {}
+    for status, classes in sorted(by_status.items()):
+        codes = [cls.error_code for cls in classes]
+        entry: dict[str, Any] = {
+            "description": "; ".join(
+                f"`{cls.error_code}`" + (f": {cls.__doc__.strip()}" if cls.__doc__ else "")
+                for cls in classes
+            ),
+            "content": {"application/json": {"schema": _error_schema(codes)}},
+        }
+        headers = {
+            name: {"$ref": f"#/components/headers/{_HEADER_REF[name]}"}
+            for cls in classes
+            for name in cls.header_names
+        }
+        if headers:
+            entry["headers"] = headers
+        responses[str(status)] = entry
+    return responses
+
+
+def _error_schema(codes: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string", "enum": codes},
+            "details": {
+                "description": "a message, or the field messages of a 400",
+                "type": ["string", "object"],
+            },
+        },
+        "required": ["error", "details"],
+        "additionalProperties": False,
+    }
+
+
+def example_of(schema: Schema) -> dict[str, Any]:
+    """An example body made from the schema's own fields (ids, times, enums, nested)."""
+    return {name: _example_field(name, field) for name, field in schema.fields.items()}
+
+
+def _example_field(name: str, field: fields.Field) -> Any:
+    if "example" in field.metadata:
+        return field.metadata["example"]
+    choices = None
+    for validator in field.validators:
+        choices = getattr(validator, "choices", choices)
+    if choices:
+        return list(choices)[0]
+    if isinstance(field, Time):
+        return _EXAMPLE_TIME
+    if isinstance(field, fields.Nested):
+        nested = field.schema
+        return example_of(nested)
+    if isinstance(field, fields.List):
+        return [_example_field(name, field.inner)]
+    if isinstance(field, fields.Boolean):
+        return True
+    if isinstance(field, fields.Integer):
+        return 1
+    if isinstance(field, fields.Function):
+        kind = field.metadata.get("type")
+        if kind == "array":
+            return [_EXAMPLE_ID]
+        if kind == "object":
+            return {}
+        return None
+    if name == "id" or name.endswith("Id") or name.endswith("By"):
+        return _EXAMPLE_ID
+    if name == "nextCursor" or name == "cursor":
+        return None
+    return "text"

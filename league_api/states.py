@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from league_api.errors import APIError
+from league_api.errors import APIError, MatchNotInValidState, SeasonNotInValidState
 
 
 @dataclass(frozen=True)
 class StateMachine:
     name: str
-    error_code: str
+    error: type[APIError]
     # action -> (states it is allowed from, state it leads to; None keeps the state)
     actions: Mapping[str, tuple[frozenset[str], str | None]]
     final_states: frozenset[str] = frozenset()
@@ -28,11 +28,7 @@ class StateMachine:
         """The state after ``action``, or 409 when ``current`` does not allow it."""
         allowed_from, target = self.actions[action]
         if current not in allowed_from:
-            raise APIError(
-                409,
-                self.error_code,
-                f"cannot {action.replace('_', ' ')} a {self.name} that is {current}",
-            )
+            raise self.error(f"cannot {action.replace('_', ' ')} a {self.name} that is {current}")
         return target or current
 
 
@@ -44,7 +40,7 @@ _LIVE = frozenset({ACCEPTED, READY, IN_PROGRESS})
 
 MATCH = StateMachine(
     name="match",
-    error_code="error_match_not_in_valid_state",
+    error=MatchNotInValidState,
     final_states=MATCH_FINAL,
     actions={
         "accept": (frozenset({PENDING}), ACCEPTED),
@@ -67,7 +63,7 @@ SEASON_STATES = (UPCOMING, ACTIVE, COMPLETED)
 
 SEASON = StateMachine(
     name="season",
-    error_code="error_season_not_in_valid_state",
+    error=SeasonNotInValidState,
     final_states=frozenset({COMPLETED}),
     actions={
         "activate": (frozenset({UPCOMING}), ACTIVE),

@@ -55,7 +55,7 @@ def make_host(database_url: str) -> tuple[Flask, list[str]]:
         if failure == "crash":
             raise RuntimeError("the host view broke after writing")
         if failure == "reject" or body.get("reject"):
-            raise APIError(422, "host_rejected", {"text": "not today"})
+            raise APIError({"text": "not today"}, status=422, code="host_rejected")
         payload = {"id": note.id, "text": note.text, "n": body.get("n")}
         return payload, 201, {"Location": f"/notes/{note.id}", "Set-Cookie": "session=abc"}
 

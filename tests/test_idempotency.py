@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, update
 from league_api import create_app
 from league_api.api import tickets as tickets_api
 from league_api.db import db
-from league_api.errors import APIError, ServiceUnavailable
+from league_api.errors import ServiceUnavailable, TicketClosed
 from league_api.idempotency import IdempotencyRecord
 from league_api.idempotency.store import db_now_plus
 from league_api.models import SupportTicket, TicketMessage
@@ -361,7 +361,7 @@ def test_a_4xx_raised_after_writes_is_stored_and_replayed_with_writes_undone(api
     monkeypatch.setattr(
         tickets_api.domain,
         "open_ticket",
-        _open_then_raise(APIError(409, "error_ticket_closed", "late rule")),
+        _open_then_raise(TicketClosed("late rule")),
     )
     first = api.post("/tickets", "alice", TICKET, key="raise-4xx")
     assert (first.status_code, first.get_json()["error"]) == (409, "error_ticket_closed")

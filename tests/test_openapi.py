@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+from openapi_spec_validator import validate
 
 from league_api import openapi
 
@@ -106,12 +107,121 @@ def test_every_write_operation_documents_a_body(spec):
     assert missing == []
 
 
-def test_errors_share_the_error_details_shape(spec):
-    error = spec["components"]["schemas"]["Error"]
-    assert set(error["required"]) == {"error", "details"}
+def test_the_document_is_valid_openapi_3_1(spec):
+    validate(spec)
+
+
+def test_every_operation_has_a_schema_and_an_example_per_success_status(spec):
     for method, path, operation in operations(spec):
-        schema = operation["responses"]["default"]["content"]["application/json"]["schema"]
-        assert resolve(spec, schema) is error, (method, path)
+        successes = {status: r for status, r in operation["responses"].items() if status < "400"}
+        assert successes, (method, path)
+        for status, answer in successes.items():
+            content = answer["content"]["application/json"]
+            assert content["schema"], (method, path, status)
+            if path != "/api/v1/openapi.json":
+                assert "timestamp" in resolve(spec, content["schema"])["properties"]
+                assert "timestamp" in content["example"], (method, path, status)
+
+
+def test_operation_ids_and_tags_follow_the_area_convention(spec):
+    seen = set()
+    for method, path, operation in operations(spec):
+        area = operation["tags"][0]
+        assert area in {"game", "leagues", "matches", "scores", "chat", "tickets", "meta"}
+        assert operation["operationId"].startswith(area + "_"), (method, path)
+        seen.add(operation["operationId"])
+    assert {"tickets_create_ticket", "game_create_match", "meta_openapi_document"} <= seen
+
+
+def error_codes(operation: dict) -> dict[str, list[str]]:
+    return {
+        status: answer["content"]["application/json"]["schema"]["properties"]["error"]["enum"]
+        for status, answer in operation["responses"].items()
+        if status >= "400"
+    }
+
+
+def test_every_operation_lists_its_errors_with_their_codes(app, spec):
+    for _method, _path, operation in operations(spec):
+        codes = error_codes(operation)
+        assert codes["413"] == ["error_payload_too_large"]
+        assert codes["500"] == ["error_internal"]
+        assert codes["503"] == ["error_service_unavailable"]
+        assert "Retry-After" in operation["responses"]["503"]["headers"]
+        if operation.get("security") != []:
+            assert set(codes["401"]) == {"error_api_key_required", "error_api_key_invalid"}
+            assert "error_api_key_permission_denied" in codes["403"]
+        if "requestBody" in operation:
+            assert codes["415"] == ["error_unsupported_media_type"]
+            assert {"error_invalid_json", "error_invalid_request"} <= set(codes["400"])
+    for rule in api_rules(app):
+        declared = getattr(app.view_functions[rule.endpoint], "declaration", None)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = spec["paths"][openapi_path(rule)][method.lower()]
+            for error in declared.raises if declared else ():
+                assert error.error_code in error_codes(operation)[str(error.status)], rule
+
+
+def test_idem_operations_document_their_replay_header_and_409s(app, spec):
+    for method, path, operation in operations(spec):
+        idem = {"$ref": IDEM_HEADER} in operation["parameters"]
+        codes = error_codes(operation)
+        in_use = {"error_idempotency_key_conflict", "error_idempotency_key_in_use"}
+        assert (in_use <= set(codes.get("409", ()))) == idem, (method, path)
+        assert ("error_idempotency_key_invalid" in codes.get("400", ())) == idem
+        if idem:
+            assert "Retry-After" in operation["responses"]["409"]["headers"]
+            for status, answer in operation["responses"].items():
+                if status < "400":
+                    assert "Idempotent-Replayed" in answer["headers"], (method, path)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a", "k" * 255, "k" * 256, "", "with space", "comma,key", "tab\tkey", "~!#", "é"],
+)
+def test_the_idempotency_key_pattern_is_exactly_what_the_server_accepts(api, spec, key):
+    header = resolve(spec, {"$ref": IDEM_HEADER})["schema"]
+    documented = re.fullmatch(header["pattern"], key) is not None
+    body = {"subject": "Key", "description": "check", "category": "other"}
+    response = api.post("/tickets", "alice", body, headers={"Idempotency-Key": key})
+    refused = response.status_code == 400
+    if refused:
+        assert response.get_json()["error"] == "error_idempotency_key_invalid"
+    # An empty header value is no header at all for the server: both say "no key".
+    assert documented != refused or key == "", key
+
+
+def test_creates_document_location_and_a_link_to_their_read(spec):
+    creates = 0
+    for _method, _path, operation in operations(spec):
+        answer = operation["responses"].get("201")
+        if answer is None:
+            continue
+        creates += 1
+        assert answer["headers"]["Location"] == {"$ref": "#/components/headers/Location"}
+        link = answer["links"]["read"]
+        ids = {op["operationId"] for _, _, op in operations(spec)}
+        assert link["operationId"] in ids
+    assert creates == 7  # six creates of API.md plus the chat report's first answer
+
+
+def test_request_bounds_the_server_enforces_are_documented(spec):
+    create = body_schema(spec, "post", "/api/v1/matches/create")
+    assert create["additionalProperties"] is False
+    assert create["properties"]["teamId"]["pattern"] == "^[^\\u0000]*$"
+    assert create["properties"]["teamSize"]["maximum"] == 10
+    score = body_schema(spec, "post", "/api/v1/matches/{match_id}/scores")
+    assert score["properties"]["mapIndex"]["maximum"] == 2**53 - 1
+    listed = {p["name"]: p for p in spec["paths"]["/api/v1/tickets"]["get"]["parameters"]}
+    assert listed["cursor"]["schema"]["pattern"] == "^[0-9]{0,15}$"
+    assert spec["servers"] == [{"url": "/", "description": "this server"}]
+
+
+def test_each_operation_names_the_key_kind_and_scope_it_needs(spec):
+    create = spec["paths"]["/api/v1/tickets"]["post"]
+    assert create["x-api-key"] == {"kind": "personal", "scope": "tickets.write", "level": "on"}
+    assert "personal" in create["description"] and "tickets.write" in create["description"]
 
 
 def test_the_document_is_built_once_per_app(app, client):

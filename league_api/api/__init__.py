@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
+from werkzeug.routing import BaseConverter
 
 from league_api import openapi
 from league_api.db import ensure_tables
-from league_api.errors import APIError
+from league_api.errors import PayloadTooLarge
 from league_api.idempotency import begin_write_for_view
 
 api = Blueprint("api", __name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The static words that share a position with an id in some rule (``/matches/create`` beside
+# ``/matches/<match_id>``): an id never spells one, so each rule answers only its own paths.
+RESERVED_WORDS = ("create",)
+
+
+class IdConverter(BaseConverter):
+    """An opaque id in a path: one segment, no NUL, never a reserved word."""
+
+    regex = r"(?!(?:%s)$)[^/\x00]+" % "|".join(RESERVED_WORDS)  # noqa: UP031
+    # The same bound as a JSON Schema pattern, for the document.
+    pattern = r"^(?!(?:%s)$)[^/\u0000]+$" % "|".join(RESERVED_WORDS)  # noqa: UP031
+
+
+def register_converters(app) -> None:
+    """Our routes' ``<api_id:...>``; named so no host app's own converter is replaced."""
+    app.url_map.converters["api_id"] = IdConverter
 
 
 @api.before_request
 def guard_request() -> None:
     """Size limit first (API.md 3, step 1), then the write lock for write views."""
     limit = current_app.config["MAX_BODY_BYTES"]
-    too_large = APIError(413, "error_payload_too_large", f"bodies are at most {limit} bytes")
+    too_large = PayloadTooLarge(f"bodies are at most {limit} bytes")
     # Werkzeug stops a body without Content-Length (chunked) at the limit *silently*, handing
     # back a truncated body; reading one byte more is how an oversized one shows itself.
     request.max_content_length = limit + 1

@@ -9,83 +9,91 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, url_for
+from flask import Blueprint
 
-from league_api.api.common import answer, created, success
+from league_api.api.declare import body, raises, response
 from league_api.auth import current_key, require_key
 from league_api.domain import chat as domain
+from league_api.errors import (
+    InvalidRequest,
+    MatchNotFound,
+    MessageNotFound,
+    NotFound,
+    NotMatchParticipant,
+    TeamNotInMatch,
+)
 from league_api.idempotency import idempotent
-from league_api.models import ChatMessage, ChatReport, isoformat
-from league_api.schemas import load
-from league_api.schemas.chat import chat_report_schema, chat_send_schema
+from league_api.schemas.chat import (
+    chat_list_schema,
+    chat_message_read_schema,
+    chat_report_read_schema,
+    chat_report_schema,
+    chat_reported_schema,
+    chat_send_schema,
+    chat_sent_schema,
+)
 
 bp = Blueprint("chat", __name__)
 
 
-def message_json(message: ChatMessage) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "content": message.content,
-        "senderUserId": message.sender_user_id,
-        "teamId": message.team_id,
-        "createdAt": isoformat(message.created_at),
-    }
-
-
-def report_json(report: ChatReport) -> dict[str, Any]:
-    return {
-        "id": report.id,
-        "messageId": report.message_id,
-        "reason": report.reason,
-        "createdAt": isoformat(report.created_at),
-    }
-
-
-@bp.post("/matches/<match_id>/chat")
+@bp.post("/matches/<api_id:match_id>/chat")
 @require_key("personal", "chat.write")
 @idempotent
-def send_message(match_id: str):
+@body(chat_send_schema, "A player on both teams of the match names `teamId` (else 400).")
+@response(
+    201,
+    chat_sent_schema,
+    "The message, posted",
+    location="api.chat.get_message",
+    location_args={"message_id": "messageId"},
+)
+@raises(MatchNotFound, NotMatchParticipant, TeamNotInMatch)
+def send_message(data: dict[str, Any], match_id: str):
     """Post a message to the match chat as the owner."""
-    data = load(chat_send_schema)
     message = domain.send_message(match_id, current_key().owner_id, **data)
-    return created(url_for("api.chat.get_message", message_id=message.id), messageId=message.id)
+    return {"messageId": message.id}
 
 
-@bp.get("/matches/<match_id>/chat")
+@bp.get("/matches/<api_id:match_id>/chat")
 @require_key("personal", "chat.read")
+@response(200, chat_list_schema, "The match chat, oldest first")
+@raises(MatchNotFound, NotMatchParticipant)
 def list_messages(match_id: str):
     """The match chat, oldest first."""
-    messages = domain.list_messages(match_id, current_key().owner_id)
-    return answer({"messages": [message_json(message) for message in messages]})
+    return {"messages": domain.list_messages(match_id, current_key().owner_id)}
 
 
-@bp.get("/chat/messages/<message_id>")
+@bp.get("/chat/messages/<api_id:message_id>")
 @require_key("personal", "chat.read")
+@response(200, chat_message_read_schema, "The message")
+@raises(MessageNotFound, MatchNotFound, NotMatchParticipant)
 def get_message(message_id: str):
     """One chat message."""
-    message = domain.readable_message(message_id, current_key().owner_id)
-    return answer({"message": message_json(message)})
+    return {"message": domain.readable_message(message_id, current_key().owner_id)}
 
 
-@bp.post("/chat/messages/<message_id>/report")
+@bp.post("/chat/messages/<api_id:message_id>/report")
 @require_key("personal", "chat.write")
 @idempotent
-def report_message(message_id: str):
+@body(chat_report_schema, "Reporting your own message is a 400.")
+@response(200, chat_reported_schema, "The caller had reported this message already")
+@response(
+    201,
+    chat_reported_schema,
+    "The report, filed",
+    location="api.chat.get_report",
+)
+@raises(MessageNotFound, MatchNotFound, NotMatchParticipant, InvalidRequest)
+def report_message(data: dict[str, Any], message_id: str):
     """Report another player's message; reporting it again answers with the first report."""
-    data = load(chat_report_schema)
     report, already = domain.report_message(message_id, current_key().owner_id, data["reason"])
-    if already:
-        return success(reportId=report.id, alreadyReported=True)
-    return created(
-        url_for("api.chat.get_report", message_id=message_id),
-        reportId=report.id,
-        alreadyReported=False,
-    )
+    return {"reportId": report.id, "alreadyReported": already}, 200 if already else 201
 
 
-@bp.get("/chat/messages/<message_id>/report")
+@bp.get("/chat/messages/<api_id:message_id>/report")
 @require_key("personal", "chat.read")
+@response(200, chat_report_read_schema, "The caller's own report")
+@raises(MessageNotFound, MatchNotFound, NotMatchParticipant, NotFound)
 def get_report(message_id: str):
     """The owner's own report on a message."""
-    report = domain.own_report(message_id, current_key().owner_id)
-    return answer({"report": report_json(report)})
+    return {"report": domain.own_report(message_id, current_key().owner_id)}

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from typing import Any
 
-from league_api.api.common import answer, created, success
+from flask import Blueprint
+
+from league_api.api.declare import body, raises, response
 from league_api.auth import current_key, require_key
 from league_api.db import transactional
 from league_api.domain import game as domain
-from league_api.domain.matches import match_json
+from league_api.errors import (
+    GameScopeMismatch,
+    InvalidRequest,
+    MatchNotFound,
+    MatchNotInValidState,
+    TeamNotFound,
+    TeamNotInMatch,
+)
 from league_api.idempotency import idempotent
 from league_api.models import Match
-from league_api.schemas import empty_body_schema, load
+from league_api.schemas import empty_body_schema
 from league_api.schemas.game import (
     game_cancel_schema,
     game_forfeit_schema,
     game_match_create_schema,
+    game_match_list_out_schema,
     game_match_list_schema,
     game_status_schema,
+    match_status_changed_schema,
+    rosters_schema,
 )
-from league_api.schemas.scores import game_scores_schema
+from league_api.schemas.matches import forfeited_schema, match_created_schema, match_read_schema
+from league_api.schemas.scores import game_scores_done_schema, game_scores_schema
 from league_api.states import CANCELLED, IN_PROGRESS
 
 bp = Blueprint("game", __name__)
@@ -27,109 +40,128 @@ bp = Blueprint("game", __name__)
 LIFECYCLE_WRITE = "game.lifecycle:read-write"
 LIFECYCLE_READ = "game.lifecycle:read"
 SCORES_WRITE = "game.scores:write"
+# Every write on one match: it must exist and belong to the key's game, and be in a fitting state.
+ON_MATCH = (MatchNotFound, GameScopeMismatch, MatchNotInValidState)
 
 
 @bp.post("/game/matches/create")
 @require_key("game", LIFECYCLE_WRITE)
 @idempotent
-def create_match():
+@body(
+    game_match_create_schema,
+    "Each roster holds 1..`teamSize` distinct members of its team (by default all of them);"
+    " no player is on both (else 400).",
+)
+@response(
+    201,
+    match_created_schema,
+    "The match, ACCEPTED",
+    location="api.game.get_match",
+    location_args={"match_id": "matchId"},
+)
+@raises(TeamNotFound, GameScopeMismatch, InvalidRequest)
+def create_match(data: dict[str, Any]):
     """Create an ACCEPTED match between two teams of the key's game."""
-    data = load(game_match_create_schema)
-    match = domain.create_match(current_key(), data)
-    return created(url_for("api.game.get_match", match_id=match.id), matchId=match.id)
+    return {"matchId": domain.create_match(current_key(), data).id}
 
 
-@bp.post("/game/matches/<match_id>/forfeit")
+@bp.post("/game/matches/<api_id:match_id>/forfeit")
 @require_key("game", LIFECYCLE_WRITE)
 @idempotent
-def forfeit_match(match_id: str):
+@body(game_forfeit_schema)
+@response(200, forfeited_schema, "The match, FORFEITED: the other team won")
+@raises(*ON_MATCH, TeamNotInMatch)
+def forfeit_match(data: dict[str, Any], match_id: str):
     """A participant forfeits; the other team wins."""
-    data = load(game_forfeit_schema)
-    match = domain.forfeit_match(
-        match_id, current_key(), data["forfeiting_team_id"], data["reason"]
-    )
-    return success(matchId=match.id, forfeitedByTeamId=match.forfeited_by_team_id)
+    key = current_key()
+    match = domain.forfeit_match(match_id, key, data["forfeiting_team_id"], data["reason"])
+    return {"matchId": match.id, "forfeitedByTeamId": match.forfeited_by_team_id}
 
 
-def _status_changed(match: Match, previous: str):
-    return success(matchId=match.id, previousStatus=previous, newStatus=match.status)
+def _status_changed(match: Match, previous: str) -> dict[str, Any]:
+    return {"matchId": match.id, "previousStatus": previous, "newStatus": match.status}
 
 
-@bp.patch("/game/matches/<match_id>/status")
+@bp.patch("/game/matches/<api_id:match_id>/status")
 @require_key("game", LIFECYCLE_WRITE)
 @transactional
-def set_match_status(match_id: str):
+@body(game_status_schema, "Only a cancellation takes a `reason` (else 400).")
+@response(200, match_status_changed_schema, "The match, in its new state")
+@raises(*ON_MATCH)
+def set_match_status(data: dict[str, Any], match_id: str):
     """Start a READY match or cancel a live one; a wrong state is a 409, so retries are safe."""
-    data = load(game_status_schema)
     match, previous = domain.change_status(match_id, current_key(), data["status"], data["reason"])
     return _status_changed(match, previous)
 
 
-@bp.post("/game/matches/<match_id>/start")
+@bp.post("/game/matches/<api_id:match_id>/start")
 @require_key("game", LIFECYCLE_WRITE)
 @transactional
-def start_match(match_id: str):
+@body(empty_body_schema)
+@response(200, match_status_changed_schema, "The match, IN_PROGRESS")
+@raises(*ON_MATCH)
+def start_match(data: dict[str, Any], match_id: str):
     """READY -> IN_PROGRESS (the same transition as the status PATCH)."""
-    load(empty_body_schema)
-    match, previous = domain.change_status(match_id, current_key(), IN_PROGRESS)
-    return _status_changed(match, previous)
+    return _status_changed(*domain.change_status(match_id, current_key(), IN_PROGRESS))
 
 
-@bp.post("/game/matches/<match_id>/cancel")
+@bp.post("/game/matches/<api_id:match_id>/cancel")
 @require_key("game", LIFECYCLE_WRITE)
 @transactional
-def cancel_match(match_id: str):
+@body(game_cancel_schema)
+@response(200, match_status_changed_schema, "The match, CANCELLED")
+@raises(*ON_MATCH)
+def cancel_match(data: dict[str, Any], match_id: str):
     """ACCEPTED, READY or IN_PROGRESS -> CANCELLED (the same as the status PATCH)."""
-    data = load(game_cancel_schema)
-    match, previous = domain.change_status(match_id, current_key(), CANCELLED, data["reason"])
-    return _status_changed(match, previous)
+    key = current_key()
+    return _status_changed(*domain.change_status(match_id, key, CANCELLED, data["reason"]))
 
 
-@bp.post("/game/matches/<match_id>/scores")
+@bp.post("/game/matches/<api_id:match_id>/scores")
 @require_key("game", SCORES_WRITE)
 @transactional
-def submit_scores(match_id: str):
+@body(
+    game_scores_schema,
+    "At most `bestOf` maps, each `mapIndex` below the match's `bestOf` (else 400).",
+)
+@response(200, game_scores_done_schema, "Each map, confirmed or failed on its own")
+@raises(*ON_MATCH, InvalidRequest)
+def submit_scores(data: dict[str, Any], match_id: str):
     """Verified map results: each is confirmed on arrival or fails on its own."""
-    data = load(game_scores_schema)
     submitted = domain.submit_verified_scores(match_id, current_key(), data["maps"])
     confirmed = sum(item["status"] == "confirmed" for item in submitted)
-    return answer(
-        {"success": confirmed == len(submitted), "submitted": submitted, "count": confirmed}
-    )
+    return {"success": confirmed == len(submitted), "submitted": submitted, "count": confirmed}
 
 
-@bp.get("/game/matches/<match_id>")
+@bp.get("/game/matches/<api_id:match_id>")
 @require_key("game", LIFECYCLE_READ)
+@response(200, match_read_schema, "The match")
+@raises(MatchNotFound, GameScopeMismatch)
 def get_match(match_id: str):
     """One match of the key's game."""
-    return answer({"match": match_json(domain.game_match(match_id, current_key()))})
+    return {"match": domain.game_match(match_id, current_key())}
 
 
-@bp.get("/game/matches/<match_id>/rosters")
+@bp.get("/game/matches/<api_id:match_id>/rosters")
 @require_key("game", LIFECYCLE_READ)
+@response(200, rosters_schema, "Who plays on each side")
+@raises(MatchNotFound, GameScopeMismatch)
 def get_rosters(match_id: str):
     """Who plays on each side."""
-    match = match_json(domain.game_match(match_id, current_key()))
-    return answer(
-        {
-            name: match[name]
-            for name in ("creatorTeamId", "acceptedTeamId", "creatorRoster", "acceptedRoster")
-        }
-    )
+    return domain.game_match(match_id, current_key())
 
 
 @bp.post("/game/matches")
 @require_key("game", LIFECYCLE_READ)
-def list_matches():
+@body(game_match_list_schema)
+@response(200, game_match_list_out_schema, "The key's game's matches, newest first")
+def list_matches(data: dict[str, Any]):
     """The key's game's matches, newest first (a read that takes its filters as a body)."""
-    query = load(game_match_list_schema)
     matches, has_more = domain.list_matches(
-        current_key().game_id, query["status"], query["limit"], query["cursor"]
+        current_key().game_id, data["status"], data["limit"], data["cursor"]
     )
-    return answer(
-        {
-            "matches": [match_json(match) for match in matches],
-            "count": len(matches),
-            "pagination": {"cursor": matches[-1].id if has_more else None, "hasMore": has_more},
-        }
-    )
+    return {
+        "matches": matches,
+        "count": len(matches),
+        "pagination": {"cursor": matches[-1].id if has_more else None, "hasMore": has_more},
+    }

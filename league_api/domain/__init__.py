@@ -10,11 +10,11 @@ from league_api.db import db
 from league_api.errors import APIError
 
 
-def one_or_404(query: Select[Any], code: str, details: str, for_update: bool = False) -> Any:
+def one_or_404(query: Select[Any], missing: type[APIError], for_update: bool = False) -> Any:
     """The one row ``query`` finds, locked for the transaction when it is about to change."""
     if for_update:
         query = query.with_for_update()
     row = db.session.scalar(query)
     if row is None:
-        raise APIError(404, code, details)
+        raise missing()
     return row

@@ -13,34 +13,26 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from league_api.db import db
-from league_api.domain.matches import get_match, get_team, require_participant_team
-from league_api.errors import APIError
+from league_api.domain.matches import (
+    get_match,
+    member_match,
+    member_teams,
+    require_member,
+    require_participant_team,
+)
+from league_api.errors import InvalidRequest, MessageNotFound, NotFound, NotMatchParticipant
 from league_api.models import ChatMessage, ChatReport, Match
-
-
-def _not_participant() -> APIError:
-    return APIError(403, "error_not_match_participant", "you are not on either team of this match")
-
-
-def _teams_of(match: Match, user_id: str) -> list[str]:
-    """The teams of the match the user is a member of (captains included)."""
-    return [team_id for team_id in match.team_ids() if user_id in get_team(team_id).member_ids()]
-
-
-def require_player(match: Match, user_id: str) -> None:
-    if not _teams_of(match, user_id):
-        raise _not_participant()
 
 
 def sender_team(match: Match, user_id: str, team_id: str | None) -> str:
     """The side the user speaks for: the team of the match they are a member of."""
     if team_id is not None:
         require_participant_team(match, team_id)
-    teams = [tid for tid in _teams_of(match, user_id) if team_id in (None, tid)]
+    teams = [tid for tid in member_teams(match, user_id) if team_id in (None, tid)]
     if not teams:
-        raise _not_participant()
+        raise NotMatchParticipant()
     if len(teams) > 1:
-        raise APIError(400, "error_invalid_request", {"teamId": ["Name the team you speak for."]})
+        raise InvalidRequest.field("teamId", "Name the team you speak for.")
     return teams[0]
 
 
@@ -59,8 +51,7 @@ def send_message(match_id: str, user_id: str, content: str, team_id: str | None)
 
 def list_messages(match_id: str, user_id: str) -> list[ChatMessage]:
     """The match's messages, oldest first (ids are time-ordered and break ties)."""
-    match = get_match(match_id)
-    require_player(match, user_id)
+    match = member_match(match_id, user_id)
     query = (
         select(ChatMessage)
         .where(ChatMessage.match_id == match.id)
@@ -73,8 +64,8 @@ def readable_message(message_id: str, user_id: str) -> ChatMessage:
     """A message, for the players of its match."""
     message = db.session.get(ChatMessage, message_id)
     if message is None:
-        raise APIError(404, "error_message_not_found", "no such message")
-    require_player(get_match(message.match_id), user_id)
+        raise MessageNotFound()
+    require_member(get_match(message.match_id), user_id)
     return message
 
 
@@ -90,7 +81,7 @@ def report_message(message_id: str, user_id: str, reason: str | None) -> tuple[C
     """The user's report on a message and whether it existed before this request."""
     message = readable_message(message_id, user_id)
     if message.sender_user_id == user_id:
-        raise APIError(400, "error_invalid_request", {"messageId": ["You wrote this message."]})
+        raise InvalidRequest.field("messageId", "You wrote this message.")
     existing = _report_by(message.id, user_id)
     if existing is not None:
         return existing, True
@@ -114,5 +105,5 @@ def own_report(message_id: str, user_id: str) -> ChatReport:
     message = readable_message(message_id, user_id)
     report = _report_by(message.id, user_id)
     if report is None:
-        raise APIError(404, "error_not_found", "you have not reported this message")
+        raise NotFound("you have not reported this message")
     return report

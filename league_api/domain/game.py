@@ -10,6 +10,7 @@ from league_api.db import db
 from league_api.domain import scores
 from league_api.domain.matches import (
     cancel,
+    choose_roster,
     forfeit,
     get_match,
     get_team,
@@ -18,7 +19,7 @@ from league_api.domain.matches import (
     set_roster,
     transition,
 )
-from league_api.errors import APIError
+from league_api.errors import GameScopeMismatch, InvalidRequest
 from league_api.models import ApiKey, Match, Team
 from league_api.states import ACCEPTED, CANCELLED, IN_PROGRESS, MATCH
 
@@ -33,31 +34,8 @@ def game_match(match_id: str, key: ApiKey, for_update: bool = False) -> Match:
 def _team_of_game(team_id: str, game_id: str) -> Team:
     team = get_team(team_id)
     if team.game_id != game_id:
-        raise APIError(403, "error_game_scope_mismatch", f"team {team_id} plays another game")
+        raise GameScopeMismatch(f"team {team_id} plays another game")
     return team
-
-
-def _roster(team: Team, chosen: list[str] | None, team_size: int, field: str) -> list[str]:
-    """The named players (members of the team), or by default all of its members.
-
-    Either way a roster holds 1..teamSize distinct players: a team with more members than
-    teamSize must name who plays.
-    """
-    members = team.member_ids()
-    players = list(dict.fromkeys(chosen)) if chosen is not None else sorted(members)
-    outsiders = [user_id for user_id in players if user_id not in members]
-    if outsiders:
-        raise APIError(
-            400, "error_invalid_request", {field: [f"not members of the team: {outsiders}"]}
-        )
-    if not 1 <= len(players) <= team_size:
-        hint = "" if chosen is not None else f"; the team has {len(players)} members, name them"
-        raise APIError(
-            400,
-            "error_invalid_request",
-            {field: [f"must hold 1 to teamSize ({team_size}) players{hint}"]},
-        )
-    return players
 
 
 def create_match(key: ApiKey, data: dict[str, Any]) -> Match:
@@ -69,13 +47,8 @@ def create_match(key: ApiKey, data: dict[str, Any]) -> Match:
     creator = _team_of_game(data["creator_team_id"], key.game_id)
     accepted = _team_of_game(data["accepted_team_id"], key.game_id)
     team_size = data["team_size"]
-    creator_roster = _roster(creator, data["creator_roster"], team_size, "creatorRoster")
-    accepted_roster = _roster(accepted, data["accepted_roster"], team_size, "acceptedRoster")
-    both = sorted(set(creator_roster) & set(accepted_roster))
-    if both:
-        raise APIError(
-            400, "error_invalid_request", {"acceptedRoster": [f"already on creatorRoster: {both}"]}
-        )
+    creator_roster = choose_roster(creator, data["creator_roster"], team_size, "creatorRoster")
+    accepted_roster = choose_roster(accepted, data["accepted_roster"], team_size, "acceptedRoster")
     match = Match(
         game_id=key.game_id,
         status=ACCEPTED,
@@ -93,8 +66,8 @@ def create_match(key: ApiKey, data: dict[str, Any]) -> Match:
         scores=[],
     )
     db.session.add(match)
-    set_roster(match, creator, creator_roster)
-    set_roster(match, accepted, accepted_roster)
+    set_roster(match, creator, creator_roster, "creatorRoster")
+    set_roster(match, accepted, accepted_roster, "acceptedRoster")
     db.session.flush()
     return match
 
@@ -127,16 +100,14 @@ def change_status(
 def _require_maps_fit(match: Match, items: list[dict[str, Any]]) -> None:
     """The whole request is a 400 if it does not fit the match's bestOf."""
     if len(items) > match.best_of:
-        raise APIError(
-            400, "error_invalid_request", {"maps": [f"at most bestOf ({match.best_of}) maps"]}
-        )
+        raise InvalidRequest.field("maps", f"at most bestOf ({match.best_of}) maps")
     too_high = {
         str(position): {"mapIndex": [f"must be below bestOf ({match.best_of})"]}
         for position, item in enumerate(items)
         if item["map_index"] >= match.best_of
     }
     if too_high:
-        raise APIError(400, "error_invalid_request", {"maps": too_high})
+        raise InvalidRequest({"maps": too_high})
 
 
 def submit_verified_scores(
@@ -156,7 +127,7 @@ def list_matches(
     query = select(Match).where(Match.game_id == game_id)
     if status is not None:
         query = query.where(Match.status == status)
-    if cursor is not None:
+    if cursor:
         query = query.where(Match.id < cursor)
     rows = list(db.session.scalars(query.order_by(Match.id.desc()).limit(limit + 1)))
     return rows[:limit], len(rows) > limit

@@ -9,7 +9,15 @@ from sqlalchemy.exc import IntegrityError
 
 from league_api.db import db
 from league_api.domain import one_or_404
-from league_api.errors import APIError
+from league_api.errors import (
+    GameNotFound,
+    LeagueNotFound,
+    LeagueScopeMismatch,
+    SeasonNotFound,
+    SeasonNotInValidState,
+    TicketClosed,
+    TicketNotFound,
+)
 from league_api.models import (
     ApiKey,
     Game,
@@ -27,9 +35,9 @@ def operated_league(key: ApiKey, slug: str) -> League:
     """The league named by ``slug``: 404 if it does not exist, 403 if it is not the key's."""
     league = db.session.scalar(select(League).where(League.slug == slug))
     if league is None:
-        raise APIError(404, "error_league_not_found", "no such league")
+        raise LeagueNotFound()
     if league.id != key.league_id:
-        raise APIError(403, "error_league_scope_mismatch", "this key operates another league")
+        raise LeagueScopeMismatch()
     return league
 
 
@@ -40,7 +48,7 @@ def _league_game(league: League, game_id: str) -> Game:
         .where(league_games.c.league_id == league.id, Game.id == game_id)
     )
     if game is None:
-        raise APIError(404, "error_game_not_found", "no such game in this league")
+        raise GameNotFound("no such game in this league")
     return game
 
 
@@ -64,15 +72,11 @@ def create_season(
 def league_season(league: League, season_id: str, for_update: bool = False) -> Season:
     """A season of this league; one of another league is as unknown as a missing one."""
     query = select(Season).where(Season.id == season_id, Season.league_id == league.id)
-    return one_or_404(query, "error_season_not_found", "no such season", for_update)
+    return one_or_404(query, SeasonNotFound, for_update)
 
 
-def _active_season_conflict() -> APIError:
-    return APIError(
-        409,
-        "error_season_not_in_valid_state",
-        "another season of this game is already ACTIVE in this league",
-    )
+def _active_season_conflict() -> SeasonNotInValidState:
+    return SeasonNotInValidState("another season of this game is already ACTIVE in this league")
 
 
 def _other_active_season(season: Season) -> str | None:
@@ -136,7 +140,7 @@ def league_ticket(league: League, ticket_id: str, for_update: bool = False) -> L
     query = select(LeagueTicket).where(
         LeagueTicket.id == ticket_id, LeagueTicket.league_id == league.id
     )
-    return one_or_404(query, "error_ticket_not_found", "no such ticket", for_update)
+    return one_or_404(query, TicketNotFound, for_update)
 
 
 def reply(
@@ -144,7 +148,7 @@ def reply(
 ) -> LeagueTicketMessage:
     """Add a message; a ticket staff closed takes no more replies, as with support tickets."""
     if ticket.status == "closed":
-        raise APIError(409, "error_ticket_closed", "the ticket is closed")
+        raise TicketClosed()
     message = LeagueTicketMessage(
         ticket_id=ticket.id, author_id=author_id, content=content, is_internal=is_internal
     )

@@ -2,46 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from league_api.db import db
 from league_api.domain import one_or_404
-from league_api.errors import APIError
-from league_api.models import ApiKey, Game, Match, RosterEntry, Team, isoformat, utcnow
-from league_api.states import ACCEPTED, CANCELLED, COMPLETED, FORFEITED, IN_PROGRESS, MATCH
+from league_api.errors import (
+    CaptainRequired,
+    GameNotFound,
+    GameScopeMismatch,
+    InvalidRequest,
+    MatchNotFound,
+    NotMatchParticipant,
+    TeamNotFound,
+    TeamNotInMatch,
+)
+from league_api.models import ApiKey, Game, Match, RosterEntry, Team, utcnow
+from league_api.states import (
+    ACCEPTED,
+    CANCELLED,
+    COMPLETED,
+    FORFEITED,
+    IN_PROGRESS,
+    MATCH,
+    PENDING,
+)
 
 
 def get_match(match_id: str, for_update: bool = False) -> Match:
     """The match, locked for the rest of the transaction when it is about to change."""
     query = select(Match).where(Match.id == match_id)
-    return one_or_404(query, "error_match_not_found", "no such match", for_update)
+    return one_or_404(query, MatchNotFound, for_update)
 
 
 def get_team(team_id: str) -> Team:
     team = db.session.get(Team, team_id)
     if team is None:
-        raise APIError(404, "error_team_not_found", f"no team {team_id}")
+        raise TeamNotFound(f"no team {team_id}")
     return team
 
 
 def get_game(game_id: str) -> Game:
     game = db.session.get(Game, game_id)
     if game is None:
-        raise APIError(404, "error_game_not_found", f"no game {game_id}")
+        raise GameNotFound(f"no game {game_id}")
     return game
 
 
 def require_game_binding(match: Match, key: ApiKey) -> None:
     """A game developer key reaches only the matches of its own game."""
     if match.game_id != key.game_id:
-        raise APIError(403, "error_game_scope_mismatch", "the match belongs to another game")
+        raise GameScopeMismatch()
 
 
 def require_participant_team(match: Match, team_id: str) -> str:
     if team_id not in match.team_ids():
-        raise APIError(400, "error_team_not_in_match", f"team {team_id} does not play this match")
+        raise TeamNotInMatch(f"team {team_id} does not play this match")
     return team_id
 
 
@@ -49,42 +64,104 @@ def other_team(match: Match, team_id: str) -> str | None:
     return match.accepted_team_id if team_id == match.creator_team_id else match.creator_team_id
 
 
-def acting_team(match: Match, user_id: str, team_id: str | None = None) -> Team:
-    """The participating team the user captains and acts for.
+def require_captain(teams: list[Team], user_id: str, stranger: str | None = None) -> Team:
+    """The one team of ``teams`` the user captains: the one captaincy rule.
 
-    A user who captains both teams must name ``teamId``; a member who is not the captain
+    A captain of two of them must name ``teamId`` (400); a member who is not the captain
     gets ``error_captain_required``; anyone else ``error_not_match_participant``.
     """
+    captained = [team for team in teams if team.captain_id == user_id]
+    if len(captained) > 1:
+        raise InvalidRequest.field("teamId", "Name the team you act for.")
+    if captained:
+        return captained[0]
+    if any(user_id in team.member_ids() for team in teams):
+        raise CaptainRequired()
+    raise NotMatchParticipant(stranger)
+
+
+def acting_team(match: Match, user_id: str, team_id: str | None = None) -> Team:
+    """The participating team the user captains and acts for (``teamId`` narrows the choice)."""
     teams = [get_team(tid) for tid in match.team_ids()]
     if team_id is not None:
         require_participant_team(match, team_id)
         teams = [team for team in teams if team.id == team_id]
-    captained = [team for team in teams if team.captain_id == user_id]
-    if len(captained) > 1:
-        raise APIError(400, "error_invalid_request", {"teamId": ["Name the team you act for."]})
-    if captained:
-        return captained[0]
-    if any(user_id in team.member_ids() for team in teams):
-        raise APIError(403, "error_captain_required", "only the team's captain may do this")
-    raise APIError(403, "error_not_match_participant", "you are not on either team of this match")
+    return require_captain(teams, user_id)
+
+
+def member_teams(match: Match, user_id: str) -> list[str]:
+    """The teams of the match the user is a member of (captains included)."""
+    return [team_id for team_id in match.team_ids() if user_id in get_team(team_id).member_ids()]
 
 
 def is_member_of_match(match: Match, user_id: str) -> bool:
-    return any(user_id in get_team(team_id).member_ids() for team_id in match.team_ids())
+    return bool(member_teams(match, user_id))
 
 
-def set_roster(match: Match, team: Team, user_ids: list[str] | None) -> None:
-    """Put a team's players on the match: the named ones, or by default all its members."""
+def require_member(match: Match, user_id: str) -> None:
+    """The participation rule: only members of the match's teams play (and talk, and score)."""
+    if not is_member_of_match(match, user_id):
+        raise NotMatchParticipant()
+
+
+def member_match(match_id: str, user_id: str) -> Match:
+    """A match its member reads (scores, chat); anyone else is not a participant."""
+    match = get_match(match_id)
+    require_member(match, user_id)
+    return match
+
+
+def _captains_team_of_game(user_id: str, game_id: str) -> bool:
+    query = select(Team.id).where(Team.game_id == game_id, Team.captain_id == user_id).limit(1)
+    return db.session.scalar(query) is not None
+
+
+def readable_match(match_id: str, user_id: str) -> tuple[Match, bool]:
+    """The match read: the match and whether the user plays it (only players see the lobby code).
+
+    Readable by members of both teams, of the challenged team, and, while an open match
+    waits for an opponent, by any captain of the game who might accept it.
+    """
+    match = get_match(match_id)
+    if is_member_of_match(match, user_id):
+        return match, True
+    if match.challenged_team_id is not None:
+        if user_id in get_team(match.challenged_team_id).member_ids():
+            return match, False
+    elif match.status == PENDING and _captains_team_of_game(user_id, match.game_id):
+        return match, False
+    raise NotMatchParticipant()
+
+
+def choose_roster(team: Team, chosen: list[str] | None, team_size: int, field: str) -> list[str]:
+    """A team's players for a match: the named ones, or by default all of its members.
+
+    The one roster rule: 1..teamSize distinct members of the team (a team with more members
+    than teamSize must name who plays).
+    """
     members = team.member_ids()
-    chosen = list(dict.fromkeys(user_ids)) if user_ids is not None else sorted(members)
-    outsiders = [user_id for user_id in chosen if user_id not in members]
+    players = list(dict.fromkeys(chosen)) if chosen is not None else sorted(members)
+    if not 1 <= len(players) <= team_size:
+        hint = "" if chosen is not None else f"; the team has {len(players)} members, name them"
+        raise InvalidRequest.field(field, f"must hold 1 to teamSize ({team_size}) players{hint}")
+    outsiders = [user_id for user_id in players if user_id not in members]
     if outsiders:
-        raise APIError(
-            400, "error_invalid_request", {"roster": [f"not members of the team: {outsiders}"]}
-        )
+        raise InvalidRequest.field(field, f"not members of team {team.id}: {outsiders}")
+    return players
+
+
+def set_roster(match: Match, team: Team, players: list[str], field: str) -> None:
+    """Put a team's chosen players on the match; a player plays on one side only."""
+    taken = [
+        entry.user_id
+        for entry in match.roster
+        if entry.team_id != team.id and entry.user_id in players
+    ]
+    if taken:
+        raise InvalidRequest.field(field, f"already on the other team's roster: {taken}")
     for entry in [entry for entry in match.roster if entry.team_id == team.id]:
         match.roster.remove(entry)
-    match.roster.extend(RosterEntry(team_id=team.id, user_id=user_id) for user_id in chosen)
+    match.roster.extend(RosterEntry(team_id=team.id, user_id=user_id) for user_id in players)
 
 
 def transition(match: Match, action: str) -> str:
@@ -112,42 +189,6 @@ def cancel(match: Match, reason: str | None, action: str = "cancel") -> None:
     match.end_reason = reason
 
 
-def _roster_of(match: Match, team_id: str | None) -> list[str]:
-    return [entry.user_id for entry in match.roster if team_id and entry.team_id == team_id]
-
-
-def match_json(match: Match, show_lobby_code: bool = True) -> dict[str, Any]:
-    """What a client needs to follow a match."""
-    return {
-        "id": match.id,
-        "gameId": match.game_id,
-        "status": match.status,
-        "creatorTeamId": match.creator_team_id,
-        "acceptedTeamId": match.accepted_team_id,
-        "challengedTeamId": match.challenged_team_id,
-        "createdByGame": match.created_by_game,
-        "gameModeId": match.game_mode_id,
-        "teamSize": match.team_size,
-        "bestOf": match.best_of,
-        "region": match.region,
-        "platform": match.platform,
-        "scheduledAt": isoformat(match.scheduled_at),
-        "selectedMaps": match.selected_maps or [],
-        "notes": match.notes,
-        "creatorRoster": _roster_of(match, match.creator_team_id),
-        "acceptedRoster": _roster_of(match, match.accepted_team_id),
-        "readiness": {"creator": match.creator_ready, "accepted": match.accepted_ready},
-        "attendance": {entry.user_id: entry.attendance for entry in match.roster},
-        "lobbyCode": match.lobby_code if show_lobby_code else None,
-        "winnerTeamId": match.winner_team_id,
-        "forfeitedByTeamId": match.forfeited_by_team_id,
-        "createdAt": isoformat(match.created_at),
-        "updatedAt": isoformat(match.updated_at),
-        "startedAt": isoformat(match.started_at),
-        "endedAt": isoformat(match.ended_at),
-    }
-
-
 __all__ = [
     "ACCEPTED",
     "acting_team",
@@ -157,7 +198,12 @@ __all__ = [
     "get_match",
     "get_team",
     "is_member_of_match",
-    "match_json",
+    "member_match",
+    "member_teams",
+    "readable_match",
+    "require_captain",
+    "require_member",
+    "choose_roster",
     "other_team",
     "require_game_binding",
     "require_participant_team",

@@ -6,8 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from league_api.db import db
-from league_api.domain.matches import acting_team, get_match, is_member_of_match, transition
-from league_api.errors import APIError
+from league_api.domain.matches import acting_team, get_match, transition
+from league_api.errors import (
+    CannotConfirmOwnScore,
+    InvalidRequest,
+    ScoreAlreadySubmittedByGame,
+    ScoreNotFound,
+)
 from league_api.models import MapScore, Match, Team
 from league_api.states import MATCH
 
@@ -23,10 +28,8 @@ def score_of(match: Match, map_index: int) -> MapScore | None:
 def require_map_index(match: Match, map_index: int) -> None:
     """A series of bestOf N has maps 0..N-1."""
     if map_index >= match.best_of:
-        raise APIError(
-            400,
-            "error_invalid_request",
-            {"mapIndex": [f"must be below the match's bestOf ({match.best_of})"]},
+        raise InvalidRequest.field(
+            "mapIndex", f"must be below the match's bestOf ({match.best_of})"
         )
 
 
@@ -67,11 +70,7 @@ def _write_score(score: MapScore, item: dict[str, Any]) -> None:
 
 def _require_unconfirmed(score: MapScore | None) -> None:
     if score is not None and score.status == CONFIRMED_SCORE:
-        raise APIError(
-            409,
-            "error_score_already_submitted_by_game",
-            f"map {score.map_index} already has a confirmed score",
-        )
+        raise ScoreAlreadySubmittedByGame(f"map {score.map_index} already has a confirmed score")
 
 
 def submit_captain_score(match_id: str, user_id: str, item: dict[str, Any]) -> Team:
@@ -105,13 +104,9 @@ def confirm_captain_score(match_id: str, user_id: str, map_index: int, team_id: 
     MATCH.apply("confirm_score", match.status)
     score = score_of(match, map_index)
     if score is None or score.status != PENDING_SCORE:
-        raise APIError(404, "error_score_not_found", f"no pending score for map {map_index}")
+        raise ScoreNotFound(f"no pending score for map {map_index}")
     if score.submitted_by_team_id == team.id or score.submitted_by == user_id:
-        raise APIError(
-            403,
-            "error_cannot_confirm_own_score",
-            "the other team's captain confirms a submitted score",
-        )
+        raise CannotConfirmOwnScore()
     score.status = CONFIRMED_SCORE
     score.confirmed_by = user_id
     db.session.flush()
@@ -147,26 +142,3 @@ def record_game_scores(match: Match, items: list[dict[str, Any]]) -> list[dict[s
             complete_if_decided(match)
         results.append(result)
     return results
-
-
-def readable_match(match_id: str, user_id: str) -> Match:
-    """Scores are visible to the members of both teams; anyone else is not a participant."""
-    match = get_match(match_id)
-    if not is_member_of_match(match, user_id):
-        raise APIError(
-            403, "error_not_match_participant", "you are not on either team of this match"
-        )
-    return match
-
-
-def score_json(score: MapScore) -> dict[str, Any]:
-    return {
-        "mapIndex": score.map_index,
-        "mapId": score.map_id,
-        "creatorTeamScore": score.creator_team_score,
-        "opponentTeamScore": score.opponent_team_score,
-        "scoreStatus": score.status,
-        "submittedBy": score.submitted_by,
-        "submittedByTeamId": score.submitted_by_team_id,
-        "confirmedBy": score.confirmed_by,
-    }

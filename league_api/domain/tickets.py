@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from league_api.db import db
 from league_api.domain import one_or_404
-from league_api.errors import APIError
+from league_api.errors import TicketClosed, TicketNotFound
 from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
 
 
@@ -37,12 +37,12 @@ def owned_ticket(owner_id: str, ticket_id: str, for_update: bool = False) -> Sup
     query = select(SupportTicket).where(
         SupportTicket.id == ticket_id, SupportTicket.owner_id == owner_id
     )
-    return one_or_404(query, "error_ticket_not_found", "no such ticket", for_update)
+    return one_or_404(query, TicketNotFound, for_update)
 
 
 def _require_open(ticket: SupportTicket) -> None:
     if ticket.status == "closed":
-        raise APIError(409, "error_ticket_closed", "the ticket is closed")
+        raise TicketClosed()
 
 
 def add_message(ticket: SupportTicket, author_id: str, content: str) -> TicketMessage:
@@ -60,13 +60,11 @@ def close_ticket(ticket: SupportTicket) -> None:
     db.session.flush()
 
 
-def list_tickets(owner_id: str, limit: int, cursor: str | None) -> tuple[list[SupportTicket], bool]:
+def list_tickets(owner_id: str, limit: int, cursor: int | None) -> tuple[list[SupportTicket], bool]:
     """Newest first; the cursor is the last ticket number seen."""
     query = select(SupportTicket).where(SupportTicket.owner_id == owner_id)
     if cursor is not None:
-        if not cursor.isdigit():
-            raise APIError(400, "error_invalid_request", {"cursor": ["Not a valid cursor."]})
-        query = query.where(SupportTicket.ticket_number < int(cursor))
+        query = query.where(SupportTicket.ticket_number < cursor)
     query = query.order_by(SupportTicket.ticket_number.desc()).limit(limit + 1)
     rows = list(db.session.scalars(query))
     return rows[:limit], len(rows) > limit

@@ -17,7 +17,12 @@ from league_api.db import (
     ensure_write_transaction,
     run_write,
 )
-from league_api.errors import APIError
+from league_api.errors import (
+    IdempotencyKeyConflict,
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    InvalidJSON,
+)
 from league_api.idempotency.fingerprint import fingerprint, scope_hash
 from league_api.idempotency.store import Claim, ClaimTimeout, StoredResponse, store_for
 from league_api.jsonbody import json_object_body
@@ -49,14 +54,8 @@ def init_app(app: Any, identity: Identity | None = None, blueprint: str | None =
         settings["identity"] = identity
 
 
-def key_in_use() -> APIError:
-    retry_after = str(current_app.config.get("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1))
-    return APIError(
-        409,
-        "error_idempotency_key_in_use",
-        "a request with this key is still being processed; retry later",
-        {"Retry-After": retry_after},
-    )
+def key_in_use() -> IdempotencyKeyInUse:
+    return IdempotencyKeyInUse()
 
 
 def read_key() -> str | None:
@@ -69,11 +68,7 @@ def read_key() -> str | None:
     # (RFC 9110 5.3), so a comma is how a repeated Idempotency-Key reaches us: invalid.
     repeated = len(values) > 1 or "," in key
     if repeated or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
-        raise APIError(
-            400,
-            "error_idempotency_key_invalid",
-            "Idempotency-Key must be one header of 1-255 visible ASCII characters, no comma",
-        )
+        raise IdempotencyKeyInvalid()
     return key
 
 
@@ -124,7 +119,7 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
     try:
         request_fingerprint = fingerprint(body, request.query_string)
     except rfc8785.CanonicalizationError:
-        raise APIError(400, "error_invalid_json", "body holds a value JSON cannot carry") from None
+        raise InvalidJSON("body holds a value JSON cannot carry") from None
     caller = _caller(identity)
     scope = scope_hash(caller, request.method, request.script_root + request.path, key)
 
@@ -163,11 +158,7 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
 
 def _answer_from_record(claim: Claim) -> Response:
     if claim.conflict:
-        raise APIError(
-            409,
-            "error_idempotency_key_conflict",
-            "this Idempotency-Key was used with a different request body",
-        )
+        raise IdempotencyKeyConflict()
     stored = claim.stored
     assert stored is not None
     response = Response(stored.body, status=stored.status_code)

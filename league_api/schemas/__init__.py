@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from league_api.errors import APIError
+from league_api.errors import InvalidRequest
 from league_api.jsonbody import json_object_body
+from league_api.models.base import isoformat
 
 
 class JSONInteger(fields.Integer):
@@ -59,7 +61,7 @@ def load(schema: Schema, data: Any = None) -> dict[str, Any]:
     try:
         return schema.load(data)
     except ValidationError as error:
-        raise APIError(400, "error_invalid_request", error.messages) from None
+        raise InvalidRequest(error.messages) from None
 
 
 def Text(low: int, high: int, **kwargs: Any) -> fields.String:  # noqa: N802 - a field factory
@@ -67,3 +69,38 @@ def Text(low: int, high: int, **kwargs: Any) -> fields.String:  # noqa: N802 - a
 
 
 empty_body_schema = Schema()
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits with an optional minus, nothing else
+    (Python's ``int`` would also take " 7", "+7" and "7_0", which the document does not)."""
+
+    def _validated(self, value: Any) -> int:
+        if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,16}", value):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(int(value))
+
+
+# -- responses: output schemas name their fields as JSON does and read the model's attributes --
+
+
+class Time(fields.String):
+    """A moment as ISO 8601 UTC with milliseconds and a Z."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"format": "date-time"}, **kwargs)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return isoformat(value)
+
+
+class Reply(Schema):
+    """Every answer carries the server's time."""
+
+    timestamp = Time(required=True)
+
+
+class Done(Reply):
+    """A write's answer: ``{"success": true, ..., "timestamp"}``."""
+
+    success = fields.Boolean(required=True, dump_default=True)

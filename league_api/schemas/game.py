@@ -4,7 +4,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from league_api.schemas import BEST_OF, EpochMillis, JSONInteger, Text
+from league_api.schemas import BEST_OF, Done, EpochMillis, JSONInteger, Reply, Text
+from league_api.schemas.matches import MatchOutSchema, roster_of
 from league_api.states import CANCELLED, IN_PROGRESS, MATCH_STATES
 
 ID = validate.Length(1, 100)
@@ -67,7 +68,8 @@ class GameMatchListSchema(Schema):
         load_default=None, allow_none=True, validate=validate.OneOf(MATCH_STATES)
     )
     limit = JSONInteger(load_default=25, validate=validate.Range(1, 100))
-    cursor = fields.String(load_default=None, allow_none=True, validate=ID)
+    # The previous page's ``pagination.cursor``; empty or null means the first page.
+    cursor = fields.String(load_default=None, allow_none=True, validate=validate.Length(0, 100))
 
 
 game_match_create_schema = GameMatchCreateSchema()
@@ -75,3 +77,43 @@ game_forfeit_schema = GameForfeitSchema()
 game_status_schema = GameStatusSchema()
 game_cancel_schema = GameCancelSchema()
 game_match_list_schema = GameMatchListSchema()
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
+class MatchStatusChangedSchema(Done):
+    matchId = fields.String(required=True)  # noqa: N815
+    previousStatus = fields.String(required=True, validate=validate.OneOf(MATCH_STATES))  # noqa: N815
+    newStatus = fields.String(required=True, validate=validate.OneOf(MATCH_STATES))  # noqa: N815
+
+
+class RostersSchema(Reply):
+    creatorTeamId = fields.String(attribute="creator_team_id", required=True)  # noqa: N815
+    acceptedTeamId = fields.String(  # noqa: N815
+        attribute="accepted_team_id", required=True, allow_none=True
+    )
+    creatorRoster = fields.Function(  # noqa: N815
+        lambda match: roster_of(match, match.creator_team_id), required=True, metadata=_STRINGS
+    )
+    acceptedRoster = fields.Function(  # noqa: N815
+        lambda match: roster_of(match, match.accepted_team_id), required=True, metadata=_STRINGS
+    )
+
+
+class PaginationSchema(Schema):
+    cursor = fields.String(required=True, allow_none=True)
+    hasMore = fields.Boolean(required=True)  # noqa: N815
+
+
+class GameMatchListOutSchema(Reply):
+    matches = fields.List(fields.Nested(MatchOutSchema), required=True)
+    count = fields.Integer(required=True)
+    pagination = fields.Nested(PaginationSchema, required=True)
+
+
+match_status_changed_schema = MatchStatusChangedSchema()
+rosters_schema = RostersSchema()
+game_match_list_out_schema = GameMatchListOutSchema()

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from league_api.schemas import JSONInteger, Text
+from league_api.schemas import Done, JSONInteger, Reply, Text
 
 # The longest series is best of 7; the match's own bestOf narrows this in the domain.
 MAX_MAPS = 7
@@ -60,3 +60,61 @@ class GameScoresSchema(Schema):
 captain_score_schema = CaptainScoreSchema()
 captain_confirm_schema = CaptainConfirmSchema()
 game_scores_schema = GameScoresSchema()
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+SCORE_STATES = ("PENDING", "CONFIRMED")
+
+
+class MapScoreOutSchema(Schema):
+    mapIndex = fields.Integer(attribute="map_index", required=True)  # noqa: N815
+    mapId = fields.String(attribute="map_id", required=True)  # noqa: N815
+    creatorTeamScore = fields.Integer(attribute="creator_team_score", required=True)  # noqa: N815
+    opponentTeamScore = fields.Integer(attribute="opponent_team_score", required=True)  # noqa: N815
+    scoreStatus = fields.String(  # noqa: N815
+        attribute="status", required=True, validate=validate.OneOf(SCORE_STATES)
+    )
+    submittedBy = fields.String(attribute="submitted_by", required=True, allow_none=True)  # noqa: N815
+    submittedByTeamId = fields.String(  # noqa: N815
+        attribute="submitted_by_team_id", required=True, allow_none=True
+    )
+    confirmedBy = fields.String(attribute="confirmed_by", required=True, allow_none=True)  # noqa: N815
+
+
+class SeriesScoreSchema(Schema):
+    creatorMapWins = fields.Integer(required=True)  # noqa: N815
+    opponentMapWins = fields.Integer(required=True)  # noqa: N815
+
+
+class ScoresReadSchema(Reply):
+    scores = fields.List(fields.Nested(MapScoreOutSchema), required=True)
+    seriesScore = fields.Nested(SeriesScoreSchema, required=True)  # noqa: N815
+
+
+class CaptainScoreDoneSchema(Done):
+    action = fields.String(required=True, validate=validate.OneOf(("submitted", "confirmed")))
+    mapIndex = fields.Integer(required=True)  # noqa: N815
+    scoreStatus = fields.String(required=True, validate=validate.OneOf(SCORE_STATES))  # noqa: N815
+
+
+class SubmittedMapSchema(Schema):
+    mapIndex = fields.Integer(required=True)  # noqa: N815
+    status = fields.String(required=True, validate=validate.OneOf(("confirmed", "failed")))
+    error = fields.String(
+        validate=validate.OneOf(
+            ("error_score_already_submitted_by_game", "error_match_not_in_valid_state")
+        )
+    )
+
+
+class GameScoresDoneSchema(Done):
+    """``success`` is true only when every map was confirmed; ``count`` counts those."""
+
+    submitted = fields.List(fields.Nested(SubmittedMapSchema), required=True)
+    count = fields.Integer(required=True)
+
+
+scores_read_schema = ScoresReadSchema()
+captain_score_done_schema = CaptainScoreDoneSchema()
+game_scores_done_schema = GameScoresDoneSchema()
