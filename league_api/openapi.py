@@ -295,10 +295,18 @@ def _errors(declared: Declaration, rule, idempotent: bool, authenticated: bool) 
             for cls in classes
             for name in cls.header_names
         }
+        if idempotent and any(cls in _view_errors(declared) for cls in classes):
+            # The view's own 4xx answers are stored and replayed like its successes.
+            headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
         if headers:
             entry["headers"] = headers
         responses[str(status)] = entry
     return responses
+
+
+def _view_errors(declared: Declaration) -> set[type[errors.APIError]]:
+    """The errors answered by the view itself (step 7): schema violations and its ``@raises``."""
+    return {errors.InvalidRequest, *(cls for cls in declared.raises if cls.status < 500)}
 
 
 def _error_schema(codes: list[str]) -> dict[str, Any]:

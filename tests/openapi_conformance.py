@@ -39,11 +39,13 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema.exceptions import ValidationError
+from jsonschema.validators import extend
 from jsonschema_path import SchemaPath
 from openapi_core import V31ResponseValidator
 from openapi_core.validation.response import V31ResponseHeadersValidator
 from openapi_core.validation.schemas import oas31_schema_validators_factory
-from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
+from openapi_core.validation.schemas.factories import DialectSchemaValidatorsFactory
 from werkzeug.datastructures import Headers
 
 API_PREFIX = "/api/v1"
@@ -123,22 +125,43 @@ class _Route:
     operations: dict[str, Any]  # lower-case method -> operation object
 
 
-class _CachedSchemaValidators(SchemaValidatorsFactory):
-    """openapi-core's schema validator factory, remembering what it built for each schema.
+class _StrictCachedValidators(DialectSchemaValidatorsFactory):
+    """openapi-core's OAS 3.1 schema validators, built once per schema, a little stricter.
 
-    openapi-core builds a new jsonschema validator (a new class, with the strict option) for
-    every value it checks; one per schema of the document is enough, and many times faster.
+    * openapi-core builds a new jsonschema validator for every value it checks; one per schema
+      of the document is enough (several times faster over the suite's ~10k responses).
+    * An object schema that lists ``properties`` refuses others unless it says
+      ``additionalProperties``: a field added to a response without documenting it is drift.
+      A free-form object (no ``properties``, e.g. an error's ``details``) stays open.
     """
 
-    def __init__(self, factory: SchemaValidatorsFactory) -> None:
-        self.factory = factory
+    def __init__(self, base: DialectSchemaValidatorsFactory) -> None:
+        super().__init__(
+            base.schema_validator_cls, base.default_jsonschema_dialect_id, base.format_checker
+        )
         self.built: dict[tuple, Any] = {}
+        self.strict: dict[type, type] = {}
+
+    def get_validator_cls(self, spec: SchemaPath, schema: SchemaPath) -> type:
+        base = super().get_validator_cls(spec, schema)
+        if base not in self.strict:
+            listed = base.VALIDATORS["properties"]
+
+            def properties(validator: Any, declared: Any, instance: Any, schema: Any):
+                yield from listed(validator, declared, instance, schema)
+                if validator.is_type(instance, "object") and "additionalProperties" not in schema:
+                    extra = sorted(set(instance) - set(declared))
+                    if extra:
+                        yield ValidationError(f"undocumented properties {extra}")
+
+            self.strict[base] = extend(base, validators={"properties": properties})
+        return self.strict[base]
 
     def create(self, spec: SchemaPath, schema: SchemaPath, **options: Any) -> Any:
         key = (schema.as_uri(), tuple(sorted((k, id(v)) for k, v in options.items())))
         found = self.built.get(key)
         if found is None:
-            found = self.built[key] = self.factory.create(spec, schema, **options)
+            found = self.built[key] = super().create(spec, schema, **options)
         return found
 
 
@@ -148,12 +171,8 @@ class Conformance:
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
         spec = SchemaPath.from_dict(document)
-        factory = _CachedSchemaValidators(oas31_schema_validators_factory)
-        self.validator = V31ResponseValidator(
-            spec,
-            schema_validators_factory=factory,
-            forbid_unspecified_additional_properties=True,
-        )
+        factory = _StrictCachedValidators(oas31_schema_validators_factory)
+        self.validator = V31ResponseValidator(spec, schema_validators_factory=factory)
         self.headers_validator = V31ResponseHeadersValidator(
             spec, schema_validators_factory=factory
         )
@@ -263,7 +282,7 @@ class Conformance:
             codes = self.error_codes(response)
             if codes is None:
                 problems.append(f"status {key} lists no enum of error codes")
-            elif code not in codes:
+            elif code not in codes and not any(p.startswith("body invalid") for p in problems):
                 problems.append(f"error code {code!r} not in the {key} enum {sorted(codes)}")
         return problems
 
@@ -314,22 +333,19 @@ def _header_set(value: str) -> set[str]:
 
 
 def _describe(error: Exception) -> str:
-    """openapi-core's error with its cause (the schema errors say what is wrong)."""
-    text = f"{type(error).__name__}: {error}"
-    cause = error.__cause__
-    details = getattr(cause, "schema_errors", None) or []
+    """openapi-core's error, with the schema errors that say what is wrong (not the value)."""
+    details = getattr(error.__cause__, "schema_errors", None) or []
     if details:
-        text += (
-            " ["
-            + "; ".join(
-                f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:160]}"
-                for e in details[:3]
-            )
-            + "]"
+        where = (
+            "header " + str(getattr(error, "name", ""))
+            if "Header" in type(error).__name__
+            else "body"
         )
-    elif cause is not None:
-        text += f" [{cause}]"
-    return text
+        return f"{where} invalid: " + "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}"
+            for e in details[:3]
+        )
+    return f"{type(error).__name__}: {error}" + (f" [{error.__cause__}]" if error.__cause__ else "")
 
 
 # -- which document a response is checked against ------------------------------------------------
@@ -402,8 +418,9 @@ class Recorder:
         for checker, exchange in pending:
             if exchange.status in self.exempt_statuses and exchange.mimetype != "application/json":
                 continue
-            for problem in (checker or reference_conformance()).problems(exchange):
-                found[f"{exchange.label()}: {problem}"] = None
+            problems = (checker or reference_conformance()).problems(exchange)
+            if problems:
+                found[f"{exchange.label()}: {'; '.join(problems)}"] = None
         self.seconds += time.perf_counter() - start
         self.checked += len(pending)
         return list(found)

@@ -12,6 +12,9 @@ import pytest
 import requests
 from openapi_conformance import current_recorder
 
+from league_api import errors
+from league_api.api import tickets as tickets_api
+
 pytest_plugins = ["pytester"]
 
 TESTS = Path(__file__).parent
@@ -94,32 +97,35 @@ def test_the_hook_reports_a_response_that_drifts(app, api, method, path, body, b
     assert recorder.take() == [], "the untouched answer must conform"
     broken["on"] = True
     call(api, method, path, body)
-    problems = recorder.take()
-    assert len(problems) == 1, problems
-    assert phrase in problems[0]
-    assert problems[0].startswith(f"{method} /api/v1{path} -> ")
+    (problem,) = recorder.take()
+    assert problem.startswith(f"{method} /api/v1{path} -> ")
+    assert phrase in problem
 
 
-def test_an_undocumented_error_raised_by_a_view_is_reported(app, api, monkeypatch):
-    """The real error path, not a rewrite: a lookup that raises a code its operation lacks."""
-    from league_api import errors
-
-    def closed(*_args: Any, **_kwargs: Any):
-        raise errors.APIError(409, "error_season_not_in_valid_state")
-
+@pytest.mark.parametrize(
+    ("error", "phrase"),
+    [
+        (errors.SeasonNotInValidState, "status 409 is not documented"),
+        (errors.MatchNotFound, "'error_match_not_found' is not one of"),
+    ],
+    ids=["undocumented-status", "undocumented-code"],
+)
+def test_an_undocumented_error_raised_by_a_view_is_reported(api, monkeypatch, error, phrase):
+    """The real error path, not a rewrite: the ticket read raises what its operation lacks."""
     recorder = current_recorder()
     ticket_id = api.post("/tickets", "alice", TICKET).get_json()["ticketId"]
     assert api.get(f"/tickets/{ticket_id}", "alice").status_code == 200
     assert recorder.take() == []
 
-    @app.before_request
-    def refuse():
-        closed()
+    def refuse(*_args: Any, **_kwargs: Any):
+        raise error()
 
+    monkeypatch.setattr(tickets_api.domain, "owned_ticket", refuse)
     answer = api.get(f"/tickets/{ticket_id}", "alice")
-    assert answer.get_json()["error"] == "error_season_not_in_valid_state"
+    assert answer.get_json()["error"] == error.error_code
     (problem,) = recorder.take()
-    assert "409" in problem
+    assert problem.startswith(f"GET /api/v1/tickets/{ticket_id} -> {error.status} ")
+    assert phrase in problem
 
 
 def test_the_hook_fails_the_test_that_received_the_drift(pytester, monkeypatch):
@@ -166,9 +172,10 @@ def test_the_hook_fails_the_test_that_received_the_drift(pytester, monkeypatch):
     result.assert_outcomes(passed=1, failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*response(s) differ from the OpenAPI document*",
-            "*GET /api/v1/tickets -> 401 error_api_key_required: undocumented headers ['X-Drift']*",
-            "*needs a reason=*",
+            "*@not_from_the_app needs a reason=*",
+            "*_ test_drift _*",
+            "*1 response(s) differ from the OpenAPI document:*",
+            "*GET /api/v1/tickets -> 401 error_api_key_required: undocumented headers*X-Drift*",
         ]
     )
 
