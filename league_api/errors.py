@@ -77,7 +77,7 @@ def _retry_after() -> dict[str, str]:
 
 
 class InvalidRequest(APIError):
-    """A schema or rule violation; ``details`` names the fields."""
+    """A schema or rule violation; `details` names the fields."""
 
     status, error_code, message = 400, "error_invalid_request", "the request is invalid"
 

@@ -140,20 +140,16 @@ def _operation_id(endpoint: str) -> str:
 
 
 def _path_parameters(rule) -> list[dict[str, Any]]:
-    from league_api.api import IdConverter
+    from league_api.api import RESERVED_WORDS, IdConverter
 
     parameters = []
     for name in sorted(rule.arguments):
-        converter = rule._converters[name]  # noqa: SLF001
-        pattern = converter.pattern if isinstance(converter, IdConverter) else r"^[^/\u0000]+$"
-        parameters.append(
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "minLength": 1, "pattern": pattern},
-            }
-        )
+        schema: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": IdConverter.pattern}
+        if isinstance(rule._converters[name], IdConverter):  # noqa: SLF001
+            schema["not"] = {"enum": list(RESERVED_WORDS)}
+        else:  # a slug: dot segments never reach the server as such
+            schema["not"] = {"enum": [".", ".."]}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     return parameters
 
 
@@ -183,7 +179,7 @@ def _operation(app: Flask, rule, method: str, operation_ids: dict[str, str]) -> 
     if requirement is not None:
         kind, scope, level = requirement
         description.append(f"Needs a **{kind}** key with the scope `{scope}` ({level}).")
-        operation["x-api-key"] = {"kind": kind, "scope": scope, "level": level}
+        operation["x-required-key"] = {"kind": kind, "scope": scope, "level": level}
     else:
         operation["security"] = []
         description.append("Public: no key needed.")
@@ -295,18 +291,13 @@ def _errors(declared: Declaration, rule, idempotent: bool, authenticated: bool) 
             for cls in classes
             for name in cls.header_names
         }
-        if idempotent and any(cls in _view_errors(declared) for cls in classes):
+        if idempotent and status < 500:
             # The view's own 4xx answers are stored and replayed like its successes.
             headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
         if headers:
             entry["headers"] = headers
         responses[str(status)] = entry
     return responses
-
-
-def _view_errors(declared: Declaration) -> set[type[errors.APIError]]:
-    """The errors answered by the view itself (step 7): schema violations and its ``@raises``."""
-    return {errors.InvalidRequest, *(cls for cls in declared.raises if cls.status < 500)}
 
 
 def _error_schema(codes: list[str]) -> dict[str, Any]:

@@ -4,7 +4,10 @@ import json
 import re
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from league_api import openapi
 
@@ -220,7 +223,7 @@ def test_request_bounds_the_server_enforces_are_documented(spec):
 
 def test_each_operation_names_the_key_kind_and_scope_it_needs(spec):
     create = spec["paths"]["/api/v1/tickets"]["post"]
-    assert create["x-api-key"] == {"kind": "personal", "scope": "tickets.write", "level": "on"}
+    assert create["x-required-key"] == {"kind": "personal", "scope": "tickets.write", "level": "on"}
     assert "personal" in create["description"] and "tickets.write" in create["description"]
 
 
@@ -229,3 +232,54 @@ def test_the_document_is_built_once_per_app(app, client):
     cached = app.extensions[openapi.EXTENSION]
     assert client.get("/api/v1/openapi.json").get_data() == first
     assert app.extensions[openapi.EXTENSION] is cached
+
+
+class Conformance:
+    """Checks each answer of the golden flows against the document: a documented status, the
+    body valid under its schema (error codes within the operation's enum), Location when due."""
+
+    def __init__(self, app, api, spec: dict) -> None:
+        self.api, self.spec = api, spec
+        self.adapter = app.url_map.bind("localhost")
+        self.registry = Registry().with_resource(
+            "urn:doc", Resource.from_contents(spec, DRAFT202012)
+        )
+        self.checked: set[tuple[str, str, str]] = set()
+
+    def __call__(self, method: str, path: str, who: str, body=None, **kwargs):
+        response = self.api.call(method, path, who, body, **kwargs)
+        rule, _ = self.adapter.match("/api/v1" + path.split("?")[0], method, return_rule=True)
+        operation = self.spec["paths"][openapi_path(rule)][method.lower()]
+        status = str(response.status_code)
+        assert status in operation["responses"], (method, path, status)
+        answer = operation["responses"][status]
+        schema = answer["content"]["application/json"]["schema"]
+        validator = Draft202012Validator(_rebase(schema), registry=self.registry)
+        errors = [error.message for error in validator.iter_errors(response.get_json())]
+        assert errors == [], (method, path, status, errors)
+        for name, header in answer.get("headers", {}).items():
+            if resolve(self.spec, header).get("required"):
+                assert name in response.headers, (method, path, name)
+        self.checked.add((method, openapi_path(rule), status))
+        return response.get_json()
+
+
+def _rebase(schema: dict) -> dict:
+    """Local ``#/components/...`` references, resolved against the whole document."""
+    if isinstance(schema, dict):
+        return {
+            key: (f"urn:doc{value}" if key == "$ref" else _rebase(value))
+            for key, value in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_rebase(item) for item in schema]
+    return schema
+
+
+def test_the_golden_flows_answers_conform_to_the_document(app, api, world, spec):
+    from test_golden import FLOWS
+
+    check = Conformance(app, api, spec)
+    for flow in FLOWS:
+        flow(check, world)
+    assert len(check.checked) > 50

@@ -13,17 +13,18 @@ from league_api.idempotency import begin_write_for_view
 api = Blueprint("api", __name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# The static words that share a position with an id in some rule (``/matches/create`` beside
-# ``/matches/<match_id>``): an id never spells one, so each rule answers only its own paths.
-RESERVED_WORDS = ("create",)
+# Never an id: the static word that shares a position with an id in some rule
+# (``/matches/create`` beside ``/matches/<match_id>``), so each rule answers only its own
+# paths; and the dot segments, which clients resolve away before sending.
+RESERVED_WORDS = ("create", ".", "..")
 
 
 class IdConverter(BaseConverter):
     """An opaque id in a path: one segment, no NUL, never a reserved word."""
 
-    regex = r"(?!(?:%s)$)[^/\x00]+" % "|".join(RESERVED_WORDS)  # noqa: UP031
-    # The same bound as a JSON Schema pattern, for the document.
-    pattern = r"^(?!(?:%s)$)[^/\u0000]+$" % "|".join(RESERVED_WORDS)  # noqa: UP031
+    regex = r"(?!(?:create|\.|\.\.)$)[^/\x00]+"
+    # The same bound in the document: this pattern, and ``not`` one of RESERVED_WORDS.
+    pattern = r"^[^/\u0000]+$"
 
 
 def register_converters(app) -> None:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, jsonify, request, url_for
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from werkzeug.wrappers import Response
 
-from league_api.errors import APIError, InvalidRequest
-from league_api.jsonbody import json_object_body
+from league_api.errors import APIError
 from league_api.models import isoformat, utcnow
+from league_api.schemas import load
 
 
 @dataclass
@@ -66,20 +66,13 @@ def declaration(view: Callable[..., Any]) -> Declaration:
     return found
 
 
-def _load(schema: Schema, data: Any) -> dict[str, Any]:
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        raise InvalidRequest(error.messages) from None
-
-
 def body(schema: Schema, *rules: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Load the JSON object body through ``schema``; the view gets the data first."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return view(_load(schema, json_object_body()), *args, **kwargs)
+            return view(load(schema), *args, **kwargs)
 
         declared = declaration(wrapper)
         declared.body, declared.rules = schema, declared.rules + rules
@@ -94,7 +87,7 @@ def query(schema: Schema) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return view(_load(schema, request.args.to_dict()), *args, **kwargs)
+            return view(load(schema, request.args.to_dict()), *args, **kwargs)
 
         declaration(wrapper).query = schema
         return wrapper
@@ -118,8 +111,8 @@ def now_iso() -> str:
 
 
 def _location(answer: Answer, dumped: dict[str, Any]) -> str:
-    rule = current_app.url_map._rules_by_endpoint[answer.location][0]  # noqa: SLF001
-    values = {name: value for name, value in (request.view_args or {}).items()}
+    rule = next(current_app.url_map.iter_rules(answer.location))
+    values = dict(request.view_args or {})
     values.update({name: dumped[source] for name, source in answer.location_args.items()})
     return url_for(answer.location, **{name: values[name] for name in rule.arguments})
 

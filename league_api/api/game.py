@@ -122,7 +122,7 @@ def cancel_match(data: dict[str, Any], match_id: str):
 @transactional
 @body(
     game_scores_schema,
-    "At most `bestOf` maps, each `mapIndex` below the match's `bestOf` (else 400).",
+    "At most `bestOf` maps, each `mapIndex` below the match's `bestOf` and named once (else 400).",
 )
 @response(200, game_scores_done_schema, "Each map, confirmed or failed on its own")
 @raises(*ON_MATCH, InvalidRequest)

@@ -35,7 +35,8 @@ class EpochMillis(JSONInteger):
     """A moment sent as epoch milliseconds, loaded as an aware UTC datetime (years 1970-9999)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        # The bounds for the document; checked in _deserialize.
+        super().__init__(metadata={"minimum": 0, "maximum": _LAST_MS_OF_9999}, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         milliseconds = super()._deserialize(value, attr, data, **kwargs)

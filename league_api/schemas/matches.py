@@ -18,7 +18,10 @@ def _id(**kwargs: Any) -> fields.String:
 
 
 def _roster(**kwargs: Any) -> fields.List:
-    return fields.List(_id(), validate=validate.Length(1, MAX_TEAM_SIZE), **kwargs)
+    # Distinct players (checked by _distinct), as the document's uniqueItems says.
+    return fields.List(
+        _id(), validate=validate.Length(1, MAX_TEAM_SIZE), metadata={"uniqueItems": True}, **kwargs
+    )
 
 
 def _distinct(roster: list[str]) -> None:

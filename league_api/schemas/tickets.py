@@ -26,7 +26,7 @@ class TicketListQuerySchema(Schema):
         unknown = EXCLUDE
 
     limit = QueryInteger(load_default=25, validate=validate.Range(1, 100))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(CURSOR))
+    cursor = fields.String(load_default="", validate=validate.Regexp(CURSOR))
 
 
 ticket_create_schema = TicketCreateSchema()
