@@ -60,19 +60,73 @@ def rule(name: str, operation: str, *fields: str) -> CrossFieldRule:
     return CrossFieldRule(name, operation, frozenset(fields))
 
 
-def team_rule(operation: str) -> CrossFieldRule:
-    return CrossFieldRule(
-        "a team of this match", operation, frozenset(), code="error_team_not_in_match"
-    )
+def code_rule(name: str, operation: str, code: str) -> CrossFieldRule:
+    return CrossFieldRule(name, operation, frozenset(), code=code)
 
 
+TEAM_OF_MATCH = "`teamId`, when given, is a team of this match"
 CROSS_FIELD_RULES = [
-    rule("roster within teamSize", "POST /matches/create", "activeRoster"),
-    rule("roster within teamSize", "POST /matches/{match_id}/accept", "activeRoster"),
-    rule("rosters within teamSize", "POST /game/matches/create", "creatorRoster", "acceptedRoster"),
-    rule("two different teams", "POST /game/matches/create", "acceptedTeamId"),
-    rule("a map index below bestOf", "POST /game/matches/{match_id}/scores", "maps"),
-    rule("startDate before endDate", "POST /leagues/{slug}/seasons/create", "endDate"),
+    rule(
+        "`activeRoster` holds 1..`teamSize` distinct members",
+        "POST /matches/create",
+        "activeRoster",
+    ),
+    rule("`gameId` is the team's game", "POST /matches/create", "gameId", "challengedTeamId"),
+    rule(
+        "`activeRoster` holds 1..`teamSize` distinct members",
+        "POST /matches/{match_id}/accept",
+        "activeRoster",
+    ),
+    rule("No player may be on both rosters", "POST /matches/{match_id}/accept", "activeRoster"),
+    rule(
+        "Each roster holds 1..`teamSize` distinct members of its team",
+        "POST /game/matches/create",
+        "creatorRoster",
+        "acceptedRoster",
+    ),
+    rule(
+        "`acceptedTeamId` differs from `creatorTeamId`",
+        "POST /game/matches/create",
+        "acceptedTeamId",
+    ),
+    rule(
+        "each `mapIndex` below the match's `bestOf`", "POST /game/matches/{match_id}/scores", "maps"
+    ),
+    rule("a map's two scores differ", "POST /game/matches/{match_id}/scores", "maps"),
+    rule(
+        "`mapIndex` must be below the match's `bestOf`",
+        "POST /matches/{match_id}/scores",
+        "mapIndex",
+    ),
+    rule("the two scores differ", "POST /matches/{match_id}/scores", "opponentTeamScore"),
+    rule(
+        "`mapIndex` must be below the match's `bestOf`",
+        "PATCH /matches/{match_id}/scores",
+        "mapIndex",
+    ),
+    rule("`endDate` is after `startDate`", "POST /leagues/{slug}/seasons/create", "endDate"),
+    rule("Only a cancellation takes a `reason`", "PATCH /game/matches/{match_id}/status", "reason"),
+    rule("Reporting your own message", "POST /chat/messages/{message_id}/report", "messageId"),
+    *(
+        code_rule(
+            TEAM_OF_MATCH, f"{method} /matches/{{match_id}}/{action}", "error_team_not_in_match"
+        )
+        for method, action in [
+            ("POST", "ready"),
+            ("POST", "lobby-code"),
+            ("POST", "start"),
+            ("POST", "cancel"),
+            ("POST", "forfeit"),
+            ("POST", "chat"),
+            ("POST", "scores"),
+            ("PATCH", "scores"),
+        ]
+    ),
+    code_rule(
+        "`forfeitingTeamId` is a team of this match",
+        "POST /game/matches/{match_id}/forfeit",
+        "error_team_not_in_match",
+    ),
 ]
 
 
@@ -210,34 +264,37 @@ class Demo:
         }
         return self.call("bob", "POST", "/matches/create", body)["matchId"]
 
+    def ticket(self) -> str:
+        body = {"subject": "Lag", "description": "The lobby lags", "category": "other"}
+        return self.call("alice", "POST", "/tickets", body)["ticketId"]
+
     def personal(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """alice's run: her team alpha, matches in each state, a message by bob, a ticket."""
+        """alice's run: her team alpha, matches in each state, messages by bob, tickets."""
         chat_match = self.game_match()
         message = self.call("bob", "POST", f"/matches/{chat_match}/chat", {"content": "gg"})
+        reported = self.call("bob", "POST", f"/matches/{chat_match}/chat", {"content": "ez"})
+        self.call("alice", "POST", f"/chat/messages/{reported['messageId']}/report", {})
         scored = self.running_match()
-        self.call(
-            "bob",
-            "POST",
-            f"/matches/{scored}/scores",
-            {"mapIndex": 0, "mapId": "dust", "creatorTeamScore": 3, "opponentTeamScore": 5},
-        )
-        ticket = self.call(
-            "alice",
-            "POST",
-            "/tickets",
-            {"subject": "Lag", "description": "The lobby lags", "category": "other"},
-        )
+        bob_score = {"mapIndex": 0, "mapId": "dust", "creatorTeamScore": 3, "opponentTeamScore": 5}
+        self.call("bob", "POST", f"/matches/{scored}/scores", bob_score)
         dictionaries = {
             "team": self.ids("teams", "alpha"),
             "other_team": self.ids("teams", "bravo", "charlie"),
             "game": self.ids("games", "demo-game"),
             "player": self.ids("users", "alice", "amir"),
+            "map": [0, 1, 2],
+            "map0": [0],
+            "low": [3],
+            "high": [5],
         }
         shared = {
             "body.teamId": pick("team"),
             "body.gameId": pick("game"),
             "body.challengedTeamId": pick("other_team"),
             "body.activeRoster[*]": pick("player"),
+            "body.mapIndex": pick("map"),
+            "body.creatorTeamScore": pick("low"),
+            "body.opponentTeamScore": pick("high"),
         }
         states = {
             "POST /matches/{match_id}/accept": self.pending_match_by_bob(),
@@ -255,28 +312,41 @@ class Demo:
             "GET /matches/{match_id}/chat": chat_match,
         }
         operations = {op: {"path.match_id": value} for op, value in states.items()}
-        operations["POST /chat/messages/{message_id}/report"] = {
-            "path.message_id": message["messageId"]
-        }
+        operations["PATCH /matches/{match_id}/scores"]["body.mapIndex"] = pick("map0")
+        for op, message_id in [
+            ("POST /chat/messages/{message_id}/report", message["messageId"]),
+            ("GET /chat/messages/{message_id}", message["messageId"]),
+            ("GET /chat/messages/{message_id}/report", reported["messageId"]),
+        ]:
+            operations[op] = {"path.message_id": message_id}
         for op in (
             "POST /tickets/{ticket_id}/messages",
             "POST /tickets/{ticket_id}/close",
             "GET /tickets/{ticket_id}",
         ):
-            operations[op] = {"path.ticket_id": ticket["ticketId"]}
+            operations[op] = {"path.ticket_id": self.ticket()}
         return {"dictionaries": dictionaries, "parameters": shared}, operations
 
     def game(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         dictionaries = {
-            "team": self.ids("teams", "alpha", "bravo", "charlie"),
-            "player": self.ids("users", "alice", "amir", "bob", "bea", "carol"),
+            "creator": self.ids("teams", "alpha"),
+            "accepted": self.ids("teams", "bravo"),
+            "team": self.ids("teams", "alpha", "bravo"),
+            "creator_player": self.ids("users", "alice", "amir"),
+            "accepted_player": self.ids("users", "bob", "bea"),
+            "map": [0, 1, 2],
+            "low": [3],
+            "high": [5],
         }
         shared = {
-            "body.creatorTeamId": pick("team"),
-            "body.acceptedTeamId": pick("team"),
+            "body.creatorTeamId": pick("creator"),
+            "body.acceptedTeamId": pick("accepted"),
             "body.forfeitingTeamId": pick("team"),
-            "body.creatorRoster[*]": pick("player"),
-            "body.acceptedRoster[*]": pick("player"),
+            "body.creatorRoster[*]": pick("creator_player"),
+            "body.acceptedRoster[*]": pick("accepted_player"),
+            "body.maps[*].mapIndex": pick("map"),
+            "body.maps[*].creatorTeamScore": pick("low"),
+            "body.maps[*].opponentTeamScore": pick("high"),
         }
         states = {
             "POST /game/matches/{match_id}/forfeit": self.game_match(),
@@ -301,20 +371,24 @@ class Demo:
         upcoming = season("Upcoming")
         active = season("Active")
         self.call("league", "POST", f"/leagues/{slug}/seasons/{active}/activate", {})
-        ticket = self.call(
-            "league",
-            "POST",
-            f"/leagues/{slug}/tickets/create",
-            {"subject": "Venue", "description": "Which venue?"},
-        )["ticketId"]
-        dictionaries = {"game": [game]}
-        shared = {"path.slug": slug, "body.gameId": pick("game")}
+
+        def ticket() -> str:
+            body = {"subject": "Venue", "description": "Which venue?"}
+            return self.call("league", "POST", f"/leagues/{slug}/tickets/create", body)["ticketId"]
+
+        dictionaries = {"game": [game], "start": [1767225600000], "end": [1798761600000]}
+        shared = {
+            "path.slug": slug,
+            "body.gameId": pick("game"),
+            "body.startDate": pick("start"),
+            "body.endDate": pick("end"),
+        }
         operations = {
             "POST /leagues/{slug}/seasons/{season_id}/activate": {"path.season_id": upcoming},
             "POST /leagues/{slug}/seasons/{season_id}/complete": {"path.season_id": active},
-            "GET /leagues/{slug}/seasons/{season_id}": {"path.season_id": upcoming},
-            "POST /leagues/{slug}/tickets/{ticket_id}/reply": {"path.ticket_id": ticket},
-            "GET /leagues/{slug}/tickets/{ticket_id}": {"path.ticket_id": ticket},
+            "GET /leagues/{slug}/seasons/{season_id}": {"path.season_id": season("Read")},
+            "POST /leagues/{slug}/tickets/{ticket_id}/reply": {"path.ticket_id": ticket()},
+            "GET /leagues/{slug}/tickets/{ticket_id}": {"path.ticket_id": ticket()},
         }
         return {"dictionaries": dictionaries, "parameters": shared}, operations
 
@@ -342,8 +416,9 @@ TAG_KIND = {"game": "game", "leagues": "league"}  # a document without x-api-key
 
 
 def key_kind(operation: dict[str, Any]) -> str:
-    if "x-api-key" in operation:
-        return operation["x-api-key"]["kind"]
+    for extension in ("x-required-key", "x-api-key"):
+        if extension in operation:
+            return operation[extension]["kind"]
     if operation.get("security") == []:
         return PUBLIC_RUN
     return TAG_KIND.get((operation.get("tags") or ["?"])[0], "personal")
