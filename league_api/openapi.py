@@ -239,7 +239,9 @@ def _link(answer: Answer, operation_ids: dict[str, str], rule) -> dict[str, Any]
     target = answer.location
     assert target is not None
     parameters = {name: f"$response.body#/{field}" for name, field in answer.location_args.items()}
-    for name in rule.arguments:
+    # Only the target's own path arguments: a link naming another is invalid.
+    taken = {name for target_rule in rule.map.iter_rules(target) for name in target_rule.arguments}
+    for name in rule.arguments & taken:
         parameters.setdefault(name, f"$request.path.{name}")
     return {
         "operationId": operation_ids[target],

@@ -51,6 +51,7 @@ ON_MATCH = (MatchNotFound, GameScopeMismatch, MatchNotInValidState)
     game_match_create_schema,
     "Each roster holds 1..`teamSize` distinct members of its team (by default all of them);"
     " no player is on both (else 400).",
+    "`acceptedTeamId` differs from `creatorTeamId` (else 400).",
 )
 @response(
     201,
@@ -68,7 +69,10 @@ def create_match(data: dict[str, Any]):
 @bp.post("/game/matches/<api_id:match_id>/forfeit")
 @require_key("game", LIFECYCLE_WRITE)
 @idempotent
-@body(game_forfeit_schema)
+@body(
+    game_forfeit_schema,
+    "`forfeitingTeamId` is a team of this match (else 400 `error_team_not_in_match`).",
+)
 @response(200, forfeited_schema, "The match, FORFEITED: the other team won")
 @raises(*ON_MATCH, TeamNotInMatch)
 def forfeit_match(data: dict[str, Any], match_id: str):
@@ -123,6 +127,7 @@ def cancel_match(data: dict[str, Any], match_id: str):
 @body(
     game_scores_schema,
     "At most `bestOf` maps, each `mapIndex` below the match's `bestOf` and named once (else 400).",
+    "A map's two scores differ: it has a winner (else 400).",
 )
 @response(200, game_scores_done_schema, "Each map, confirmed or failed on its own")
 @raises(*ON_MATCH, InvalidRequest)

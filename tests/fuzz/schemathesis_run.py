@@ -54,10 +54,11 @@ class CrossFieldRule:
     operation: str  # "METHOD /path", relative to /api/v1
     fields: frozenset[str]
     code: str = "error_invalid_request"
+    says: str = ""  # a phrase of the 400's details, where fields alone are ambiguous
 
 
-def rule(name: str, operation: str, *fields: str) -> CrossFieldRule:
-    return CrossFieldRule(name, operation, frozenset(fields))
+def rule(name: str, operation: str, *fields: str, says: str = "") -> CrossFieldRule:
+    return CrossFieldRule(name, operation, frozenset(fields), says=says)
 
 
 def code_rule(name: str, operation: str, code: str) -> CrossFieldRule:
@@ -92,13 +93,13 @@ CROSS_FIELD_RULES = [
     rule(
         "each `mapIndex` below the match's `bestOf`", "POST /game/matches/{match_id}/scores", "maps"
     ),
-    rule("a map's two scores differ", "POST /game/matches/{match_id}/scores", "maps"),
+    rule("two scores differ", "POST /game/matches/{match_id}/scores", "maps", says="differ"),
     rule(
         "`mapIndex` must be below the match's `bestOf`",
         "POST /matches/{match_id}/scores",
         "mapIndex",
     ),
-    rule("the two scores differ", "POST /matches/{match_id}/scores", "opponentTeamScore"),
+    rule("two scores differ", "POST /matches/{match_id}/scores", "opponentTeamScore"),
     rule(
         "`mapIndex` must be below the match's `bestOf`",
         "PATCH /matches/{match_id}/scores",
@@ -559,6 +560,8 @@ def tolerated_rule(
         if candidate.code == "error_invalid_request" and not (
             isinstance(details, dict) and details and set(details) <= candidate.fields
         ):
+            continue
+        if candidate.says not in json.dumps(details):
             continue
         if candidate.name in description:
             return candidate
