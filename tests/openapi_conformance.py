@@ -43,6 +43,9 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 from jsonschema_path import SchemaPath
 from openapi_core import V31ResponseValidator
+from openapi_core.casting.schemas import oas31_types_caster
+from openapi_core.casting.schemas.factories import SchemaCastersFactory
+from openapi_core.templating.paths.finders import APICallPathFinder
 from openapi_core.validation.response import V31ResponseHeadersValidator
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 from openapi_core.validation.schemas.factories import DialectSchemaValidatorsFactory
@@ -165,6 +168,21 @@ class _StrictCachedValidators(DialectSchemaValidatorsFactory):
         return found
 
 
+class _RememberingPathFinder(APICallPathFinder):
+    """openapi-core's path finder, asked only for the templates this module matched: their
+    answers never change, so each is looked up once (the lookup walks every path)."""
+
+    def __init__(self, spec: SchemaPath, base_url: str | None = None) -> None:
+        super().__init__(spec, base_url=base_url)
+        self.found: dict[tuple[str, str], Any] = {}
+
+    def find(self, method: str, name: str) -> Any:
+        key = (method, name)
+        if key not in self.found:
+            self.found[key] = super().find(method, name)
+        return self.found[key]
+
+
 class Conformance:
     """The checks for one document; build once, use for every response."""
 
@@ -172,10 +190,14 @@ class Conformance:
         self.document = document
         spec = SchemaPath.from_dict(document)
         factory = _StrictCachedValidators(oas31_schema_validators_factory)
-        self.validator = V31ResponseValidator(spec, schema_validators_factory=factory)
-        self.headers_validator = V31ResponseHeadersValidator(
-            spec, schema_validators_factory=factory
-        )
+        options = {
+            "schema_validators_factory": factory,
+            # Header values are cast through validators too: the same remembered ones.
+            "schema_casters_factory": SchemaCastersFactory(factory, oas31_types_caster),
+            "path_finder_cls": _RememberingPathFinder,
+        }
+        self.validator = V31ResponseValidator(spec, **options)
+        self.headers_validator = V31ResponseHeadersValidator(spec, **options)
         servers = document.get("servers") or [{"url": "/"}]
         base = urlsplit(servers[0]["url"]).path.rstrip("/")
         self.routes: list[_Route] = []
