@@ -126,7 +126,45 @@ def build(app: Flask) -> dict[str, Any]:
             paths[_path(rule.rule)][method.lower()] = _operation(app, rule, method, operation_ids)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    # Cross-field rules JSON Schema can state, declared on the schema class itself.
+    for key, name in marshmallow.converter.refs.items():
+        spec.components.schemas[name].update(getattr(key[0], "OPENAPI_EXTRA", {}))
+    document = spec.to_dict()
+    _link_sub_resources(document)
+    return document
+
+
+def _link_sub_resources(document: dict[str, Any]) -> None:
+    """Beside ``read``, link each create to every operation on what it created (the read's
+    path and the paths under it), so a client (or a stateful fuzzer) can follow the ids."""
+    by_id = {
+        operation["operationId"]: path
+        for path, operations in document["paths"].items()
+        for operation in operations.values()
+    }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                read = answer.get("links", {}).get("read")
+                if read is None:
+                    continue
+                base = by_id[read["operationId"]]
+                for path, targets in document["paths"].items():
+                    if path != base and not path.startswith(base + "/"):
+                        continue
+                    for target in targets.values():
+                        if target["operationId"] != read["operationId"]:
+                            answer["links"][target["operationId"]] = {
+                                **read,
+                                "operationId": target["operationId"],
+                                "description": "Act on what was created",
+                            }
+                for link in answer["links"].values():
+                    # Only the parameters the target's path takes.
+                    wanted = set(re.findall(r"\{(\w+)\}", by_id[link["operationId"]]))
+                    link["parameters"] = {
+                        name: value for name, value in link["parameters"].items() if name in wanted
+                    }
 
 
 def _path(rule: str) -> str:

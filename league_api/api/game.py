@@ -40,6 +40,9 @@ bp = Blueprint("game", __name__)
 LIFECYCLE_WRITE = "game.lifecycle:read-write"
 LIFECYCLE_READ = "game.lifecycle:read"
 SCORES_WRITE = "game.scores:write"
+SCORES_DIFFER = (
+    "A map has a winner: `opponentTeamScore` differs from `creatorTeamScore` (else 400)."
+)
 # Every write on one match: it must exist and belong to the key's game, and be in a fitting state.
 ON_MATCH = (MatchNotFound, GameScopeMismatch, MatchNotInValidState)
 
@@ -49,9 +52,9 @@ ON_MATCH = (MatchNotFound, GameScopeMismatch, MatchNotInValidState)
 @idempotent
 @body(
     game_match_create_schema,
+    "`acceptedTeamId` differs from `creatorTeamId` (else 400).",
     "Each roster holds 1..`teamSize` distinct members of its team (by default all of them);"
     " no player is on both (else 400).",
-    "`acceptedTeamId` differs from `creatorTeamId` (else 400).",
 )
 @response(
     201,
@@ -89,7 +92,7 @@ def _status_changed(match: Match, previous: str) -> dict[str, Any]:
 @bp.patch("/game/matches/<api_id:match_id>/status")
 @require_key("game", LIFECYCLE_WRITE)
 @transactional
-@body(game_status_schema, "Only a cancellation takes a `reason` (else 400).")
+@body(game_status_schema)
 @response(200, match_status_changed_schema, "The match, in its new state")
 @raises(*ON_MATCH)
 def set_match_status(data: dict[str, Any], match_id: str):
@@ -127,7 +130,7 @@ def cancel_match(data: dict[str, Any], match_id: str):
 @body(
     game_scores_schema,
     "At most `bestOf` maps, each `mapIndex` below the match's `bestOf` and named once (else 400).",
-    "A map's two scores differ: it has a winner (else 400).",
+    SCORES_DIFFER,
 )
 @response(200, game_scores_done_schema, "Each map, confirmed or failed on its own")
 @raises(*ON_MATCH, InvalidRequest)

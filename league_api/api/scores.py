@@ -42,8 +42,10 @@ TEAM_MATCHES_READ = "matches.team_matches:read"
 # Who acts for a team, and the map rule every score write shares.
 ACTING = (MatchNotFound, TeamNotFound, NotMatchParticipant, CaptainRequired, TeamNotInMatch)
 MAP_RULE = "`mapIndex` must be below the match's `bestOf` (else 400)."
+SCORES_DIFFER = (
+    "A map has a winner: `opponentTeamScore` differs from `creatorTeamScore` (else 400)."
+)
 BOTH_TEAMS = "A captain of both teams names `teamId` (else 400)."
-SCORES_DIFFER = "The two scores differ: a map has a winner (else 400)."
 
 
 @bp.post("/matches/<api_id:match_id>/scores")

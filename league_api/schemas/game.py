@@ -1,6 +1,6 @@
 """Game developer bodies (API.md 5.1): match creation, forfeit, status and listing."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -50,6 +50,12 @@ class GameForfeitSchema(Schema):
 
 
 class GameStatusSchema(Schema):
+    # The cross-field rule below, as JSON Schema states it (merged into the document).
+    OPENAPI_EXTRA: ClassVar[dict[str, Any]] = {
+        "if": {"properties": {"status": {"const": IN_PROGRESS}}, "required": ["status"]},
+        "then": {"properties": {"reason": {"type": "null"}}},
+    }
+
     status = fields.String(required=True, validate=validate.OneOf((IN_PROGRESS, CANCELLED)))
     reason = Text(1, 500, load_default=None, allow_none=True)
 
