@@ -93,13 +93,13 @@ CROSS_FIELD_RULES = [
     rule(
         "each `mapIndex` below the match's `bestOf`", "POST /game/matches/{match_id}/scores", "maps"
     ),
-    rule("two scores differ", "POST /game/matches/{match_id}/scores", "maps", says="differ"),
+    rule("A map has a winner", "POST /game/matches/{match_id}/scores", "maps", says="differ"),
     rule(
         "`mapIndex` must be below the match's `bestOf`",
         "POST /matches/{match_id}/scores",
         "mapIndex",
     ),
-    rule("two scores differ", "POST /matches/{match_id}/scores", "opponentTeamScore"),
+    rule("A map has a winner", "POST /matches/{match_id}/scores", "opponentTeamScore"),
     rule(
         "`mapIndex` must be below the match's `bestOf`",
         "PATCH /matches/{match_id}/scores",
