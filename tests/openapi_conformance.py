@@ -424,6 +424,7 @@ class Recorder:
     lock: threading.Lock = field(default_factory=threading.Lock)
     checked: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     def add(self, checker: Conformance | None, exchange: Exchange) -> None:
         if exchange.path != API_PREFIX and not exchange.path.startswith(API_PREFIX + "/"):
@@ -435,7 +436,7 @@ class Recorder:
         """Check what arrived so far; return the mismatches, each once, and forget them."""
         with self.lock:
             pending, self.pending = self.pending, []
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         found: dict[str, None] = {}
         for checker, exchange in pending:
             if exchange.status in self.exempt_statuses and exchange.mimetype != "application/json":
@@ -444,6 +445,7 @@ class Recorder:
             if problems:
                 found[f"{exchange.label()}: {'; '.join(problems)}"] = None
         self.seconds += time.perf_counter() - start
+        self.cpu_seconds += time.process_time() - cpu_start
         self.checked += len(pending)
         return list(found)
 
@@ -507,6 +509,7 @@ class ConformancePlugin:
         self.enabled = os.environ.get(SWITCH, "on").lower() not in {"off", "0", "false", "no"}
         self.checked = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line(
@@ -551,6 +554,7 @@ class ConformancePlugin:
             leftover = recorder.take()  # answers received in fixtures
             self.checked += recorder.checked
             self.seconds += recorder.seconds
+            self.cpu_seconds += recorder.cpu_seconds
             self._fail_on(leftover)
         return result
 
@@ -581,6 +585,7 @@ class ConformancePlugin:
         if self.enabled:
             terminalreporter.write_line(
                 f"openapi conformance: {self.checked} responses checked in {self.seconds:.2f}s"
+                f" ({self.cpu_seconds:.2f}s CPU)"
             )
         else:
             terminalreporter.write_line(f"openapi conformance: OFF ({SWITCH})")
