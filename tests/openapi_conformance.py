@@ -502,11 +502,15 @@ def _checked_send(self: requests.Session, request: requests.PreparedRequest, **k
 # -- the plugin ----------------------------------------------------------------------------------
 
 
+def enabled() -> bool:
+    return os.environ.get(SWITCH, "on").lower() not in {"off", "0", "false", "no"}
+
+
 class ConformancePlugin:
     """Registered by conftest.py; off with LEAGUE_API_CONFORMANCE=off (measurement only)."""
 
     def __init__(self) -> None:
-        self.enabled = os.environ.get(SWITCH, "on").lower() not in {"off", "0", "false", "no"}
+        self.enabled = enabled()
         self.checked = 0
         self.seconds = 0.0
         self.cpu_seconds = 0.0
