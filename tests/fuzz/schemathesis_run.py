@@ -623,7 +623,7 @@ def decode(content: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("ST_EXAMPLES", 12)))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("ST_EXAMPLES", 100)))
     parser.add_argument("--database-url", help="a PostgreSQL database to use (emptied first)")
     parser.add_argument("--keep", type=Path, help="keep logs and reports in this directory")
     parser.add_argument("--only", choices=[run.kind for run in RUNS], action="append")
