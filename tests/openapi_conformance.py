@@ -32,6 +32,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -55,6 +56,9 @@ API_PREFIX = "/api/v1"
 SWITCH = "LEAGUE_API_CONFORMANCE"
 LOG = "LEAGUE_API_CONFORMANCE_LOG"  # a file to append every mismatch to (triage)
 MARKER = "not_from_the_app"
+# Pages under the prefix that are not the JSON API: the docs page (HTML and its static
+# assets, served from a pinned package and checked by its own browser test).
+NOT_THE_API = ("/api/v1/docs",)
 # Headers about the connection or the representation, not the contract.
 TRANSPORT_HEADERS = frozenset(
     {"content-type", "content-length", "date", "server", "connection", "transfer-encoding"}
@@ -250,9 +254,27 @@ class Conformance:
             problems.append(f"Allow {sorted(allow)} != documented {sorted(self.allowed(routes))}")
         return problems
 
+    @cached_property
+    def global_errors(self) -> set[tuple[int, str]]:
+        """(status, code) pairs every operation documents: answered before routing, so a path
+        or method no operation has may get them too (e.g. 413, a rate limit, 503)."""
+        pairs: set[tuple[int, str]] | None = None
+        for route in self.routes:
+            for operation in route.operations.values():
+                found = {
+                    (int(status), code)
+                    for status, response in operation.get("responses", {}).items()
+                    if status.isdigit() and int(status) >= 400
+                    for code in self.error_codes(self._resolve(response)) or ()
+                }
+                pairs = found if pairs is None else pairs & found
+        return pairs or set()
+
     def _contract_error(self, exchange: Exchange, status: int, code: str) -> list[str]:
         """An answer outside every operation: the contract's own JSON error, nothing else."""
         if exchange.status != status:
+            if (exchange.status, exchange.error_code()) in self.global_errors:
+                return []
             return [f"undocumented: expected the contract's {status} {code}"]
         problems = _undeclared_headers(exchange, {"allow"} if status == 405 else set())
         if exchange.method == "HEAD":
@@ -428,6 +450,8 @@ class Recorder:
 
     def add(self, checker: Conformance | None, exchange: Exchange) -> None:
         if exchange.path != API_PREFIX and not exchange.path.startswith(API_PREFIX + "/"):
+            return
+        if any(exchange.path == p or exchange.path.startswith(p + "/") for p in NOT_THE_API):
             return
         with self.lock:
             self.pending.append((checker, exchange))
