@@ -270,13 +270,26 @@ class Conformance:
                 pairs = found if pairs is None else pairs & found
         return pairs or set()
 
+    @cached_property
+    def global_headers(self) -> set[str]:
+        """Headers every documented response declares (e.g. a request id or rate limits):
+        an answer outside every operation may carry them too."""
+        names: set[str] | None = None
+        for route in self.routes:
+            for operation in route.operations.values():
+                for response in operation.get("responses", {}).values():
+                    declared = {n.lower() for n in self._resolve(response).get("headers", {})}
+                    names = declared if names is None else names & declared
+        return names or set()
+
     def _contract_error(self, exchange: Exchange, status: int, code: str) -> list[str]:
         """An answer outside every operation: the contract's own JSON error, nothing else."""
         if exchange.status != status:
             if (exchange.status, exchange.error_code()) in self.global_errors:
                 return []
             return [f"undocumented: expected the contract's {status} {code}"]
-        problems = _undeclared_headers(exchange, {"allow"} if status == 405 else set())
+        allowed = self.global_headers | ({"allow"} if status == 405 else set())
+        problems = _undeclared_headers(exchange, allowed)
         if exchange.method == "HEAD":
             return problems
         payload = exchange.json()
@@ -293,7 +306,7 @@ class Conformance:
     def _options(self, exchange: Exchange, routes: list[_Route]) -> list[str]:
         if exchange.status != 200:
             return [f"OPTIONS answered {exchange.status}, expected 200"]
-        if extra := _undeclared_headers(exchange, {"allow"}):
+        if extra := _undeclared_headers(exchange, self.global_headers | {"allow"}):
             return extra
         allow = _header_set(exchange.headers.get("Allow", ""))
         if allow != self.allowed(routes):
