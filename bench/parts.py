@@ -21,14 +21,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from league_api.db import begin_write, db
 from league_api.idempotency.fingerprint import fingerprint
-from league_api.idempotency.store import (
-    _LOOKUP_COLUMNS,
-    INSERT_RECORD,
-    LOOKUP,
-    PG_CLAIM_NEW,
-    db_now_plus,
-    records,
-)
+from league_api.idempotency.model import record_model
+from league_api.idempotency.store import db_now_plus, statements_for
+
+records = record_model("").__table__
+_STATEMENTS = statements_for(records)
+LOOKUP = _STATEMENTS.lookup
+INSERT_RECORD = _STATEMENTS.insert_record
+PG_CLAIM_NEW = _STATEMENTS.pg_claim_new
+_LOOKUP_COLUMNS = tuple(LOOKUP.selected_columns)
 
 HEADERS = json.dumps({"Content-Type": "application/json", "Location": "/api/v1/tickets/x"})
 BODY = b'{"success":true,"ticketId":"0123456789abcdef01234567","ticketNumber":1}\n'

@@ -24,9 +24,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def init_app(app: Flask) -> None:
-    """Mount the whole API on a host app: models, blueprints under /api/v1, errors, CLI."""
-    from league_api import cli, idempotency
+def init_app(app: Flask, db: Any = None, *, _standalone: bool = False) -> None:
+    """Mount the whole API on a host app: models, blueprints under /api/v1, errors, CLI.
+
+    ``db`` is the host's own Flask-SQLAlchemy instance (already ``init_app``-ed on ``app``):
+    league tables then live beside the host's and each request has one session and one
+    transaction. Without it league_api brings its own instance.
+    """
+    from league_api import cli, idempotency, migrations, observability, ratelimit, serve
     from league_api import db as database
     from league_api.api import api, register_converters
     from league_api.auth import current_key_id
@@ -34,15 +39,24 @@ def init_app(app: Flask) -> None:
 
     for name, value in DEFAULTS.items():
         app.config.setdefault(name, value)
-    database.init_app(app)
+    sa = database.init_app(app, db)
     # Scoped to the API's blueprint: a host's own identity never applies to API records.
-    idempotency.init_app(app, identity=current_key_id, blueprint=api.name)
+    idempotency.init_app(
+        app, db=sa, identity=current_key_id, blueprint=api.name, table_prefix=database.TABLE_PREFIX
+    )
     register_error_handlers(app, API_PREFIX)
     register_converters(app)
+    # App-wide hooks under the prefix, in this order: start the clock, then count the address.
+    observability.init_app(app, API_PREFIX)
+    ratelimit.init_app(app, API_PREFIX)
     app.register_blueprint(api, url_prefix=API_PREFIX)
     cli.init_app(app)
+    serve.init_app(app)
+    migrations.init_app(app, standalone=_standalone)
     if app.config["AUTO_INIT_DB"]:
         database.init_db_at_start(app)
+    else:
+        database.check_tables_at_start(app)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -54,7 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
-    init_app(app)
+    init_app(app, _standalone=True)
     return app
 
 

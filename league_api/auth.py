@@ -29,6 +29,7 @@ SCOPE_LEVELS: dict[str, tuple[str, ...]] = {
     "chat.write": ("off", "on"),
     "tickets.read": ("off", "on"),
     "tickets.write": ("off", "on"),
+    "webhooks": ("none", "read", "read-write"),
 }
 # On/off write scopes that imply their read twin.
 IMPLIED_READS = {"chat.read": "chat.write", "tickets.read": "tickets.write"}
@@ -40,6 +41,7 @@ PERSONAL_FULL_SCOPES = {
     "chat.write": "on",
     "tickets.read": "on",
     "tickets.write": "on",
+    "webhooks": "read-write",
 }
 
 
@@ -98,7 +100,15 @@ def has_scope(scopes: dict[str, Any], name: str, level: str) -> bool:
 
 
 def authenticate() -> ApiKey:
-    """The request's live API key, or 401."""
+    """The request's live API key, or 401; looked up once per request."""
+    key = g.get("authenticated_key")
+    if key is None:
+        key = g.authenticated_key = _lookup_key()
+        g.api_key_id = key.id  # for logs: read now, while the row is loaded
+    return key
+
+
+def _lookup_key() -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -122,20 +132,22 @@ def _parse_requirement(requirement: str) -> tuple[str, str]:
 
 
 def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Authenticate, then demand a key of ``kind`` holding the scope ``requirement``."""
+    """Authenticate, then demand a key of ``kind`` (or ``"any"``) holding ``requirement``."""
     scope_name, level = _parse_requirement(requirement)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
-            if key.kind != kind:
+            if kind != "any" and key.kind != kind:
                 raise PermissionDenied(f"this endpoint needs a {kind} key")
             if not has_scope(key.scopes or {}, scope_name, level):
                 raise PermissionDenied(f"this key lacks the scope {scope_name} ({level})")
             g.api_key = key
             return view(*args, **kwargs)
 
+        # Tells the blueprint's guard to authenticate (and rate-limit the key) before the lock.
+        wrapper.requires_key = True  # type: ignore[attr-defined]
         # Read by the OpenAPI document: the key kind and scope each operation needs.
         wrapper.key_requirement = (kind, scope_name, level)  # type: ignore[attr-defined]
         return wrapper

@@ -10,59 +10,20 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import literal, select
-from sqlalchemy.exc import IntegrityError
 
-from league_api.auth import PERSONAL_FULL_SCOPES, issue_key
-from league_api.db import begin_write, db
-from league_api.models import (
-    ApiKey,
-    Game,
-    League,
-    LeagueTicket,
-    SupportTicket,
-    Team,
-    User,
-    utcnow,
-)
-
-
-def _lookup(model: Any, column: Any, value: str, what: str) -> Any:
-    found = db.session.scalar(select(model).where(column == value))
-    if found is None:
-        raise click.ClickException(f"no {what} {value!r}")
-    return found
-
-
-def _user(name_or_id: str) -> User:
-    found = db.session.scalar(
-        select(User).where((User.name == name_or_id) | (User.id == name_or_id))
-    )
-    if found is None:
-        raise click.ClickException(f"no user {name_or_id!r}")
-    return found
+from league_api import provisioning
+from league_api.auth import PERSONAL_FULL_SCOPES
+from league_api.db import db
+from league_api.provisioning import ProvisioningError
 
 
 def _write(action: Callable[[], Any]) -> Any:
-    """Run one administrative change in its own write transaction."""
-    begin_write()
+    """Run one administrative change in its own write transaction; refusals are messages."""
     try:
-        result = action()
-        db.session.commit()
-    except IntegrityError as error:
-        db.session.rollback()
-        # Most often a name or slug already taken: a message, not a traceback.
-        raise click.ClickException(f"that conflicts with existing data: {error.orig}") from None
-    except BaseException:
-        db.session.rollback()
-        raise
-    return result
-
-
-def _insert(row: Any) -> str:
-    """Add a new row and return its id (inside ``_write``'s transaction)."""
-    db.session.add(row)
-    db.session.flush()
-    return row.id
+        with provisioning.transaction():
+            return action()
+    except ProvisioningError as error:
+        raise click.ClickException(str(error)) from None
 
 
 users_cli = AppGroup("users", help="Manage users.")
@@ -75,9 +36,10 @@ tickets_cli = AppGroup("tickets", help="Support tickets.")
 
 @users_cli.command("create")
 @click.argument("name")
-def create_user(name: str) -> None:
+@click.option("--host-user-id", help="The host site's own id for this user.")
+def create_user(name: str, host_user_id: str | None) -> None:
     """Create a user and print its id."""
-    click.echo(_write(lambda: _insert(User(name=name))))
+    click.echo(_write(lambda: provisioning.create_user(name, host_user_id).id))
 
 
 @games_cli.command("create")
@@ -85,7 +47,7 @@ def create_user(name: str) -> None:
 @click.option("--name", help="Display name (default: the slug).")
 def create_game(slug: str, name: str | None) -> None:
     """Create a game and print its id."""
-    click.echo(_write(lambda: _insert(Game(slug=slug, name=name or slug))))
+    click.echo(_write(lambda: provisioning.create_game(slug, name).id))
 
 
 @leagues_cli.command("create")
@@ -94,12 +56,7 @@ def create_game(slug: str, name: str | None) -> None:
 @click.option("--game", "games", multiple=True, help="Slug of a game the league plays.")
 def create_league(slug: str, name: str | None, games: tuple[str, ...]) -> None:
     """Create a league and print its id."""
-
-    def action() -> str:
-        playing = [_lookup(Game, Game.slug, game, "game") for game in games]
-        return _insert(League(slug=slug, name=name or slug, games=playing))
-
-    click.echo(_write(action))
+    click.echo(_write(lambda: provisioning.create_league(slug, name, games).id))
 
 
 @teams_cli.command("create")
@@ -109,20 +66,7 @@ def create_league(slug: str, name: str | None, games: tuple[str, ...]) -> None:
 @click.option("--member", "members", multiple=True, help="Name or id of a member.")
 def create_team(name: str, game: str, captain: str, members: tuple[str, ...]) -> None:
     """Create a team (the captain is a member) and print its id."""
-
-    def action() -> str:
-        return _new_team(name, _lookup(Game, Game.slug, game, "game"), captain, members).id
-
-    click.echo(_write(action))
-
-
-def _new_team(name: str, game: Game, captain: str, members: tuple[str, ...] | list[str]) -> Team:
-    captain_user = _user(captain)
-    team = Team(name=name, game_id=game.id, captain_id=captain_user.id)
-    team.members = [captain_user] + [_user(member) for member in members]
-    db.session.add(team)
-    db.session.flush()
-    return team
+    click.echo(_write(lambda: provisioning.create_team(name, game, captain, members).id))
 
 
 def _parse_scopes(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -146,33 +90,17 @@ def create_key(
     name: str, kind: str, owner: str, game: str | None, league: str | None, scopes: tuple[str, ...]
 ) -> None:
     """Issue an API key; the key is printed once and only its hash is kept."""
-
-    def action() -> tuple[str, str]:
-        game_id = _lookup(Game, Game.slug, game, "game").id if game else None
-        league_id = _lookup(League, League.slug, league, "league").id if league else None
-        try:
-            key, plaintext = issue_key(
-                name, kind, _user(owner), _parse_scopes(scopes), game_id, league_id
-            )
-        except ValueError as error:
-            raise click.ClickException(str(error)) from None
-        return key.id, plaintext
-
-    key_id, plaintext = _write(action)
-    click.echo(f"key id: {key_id}", err=True)
-    click.echo(plaintext)
+    parsed = _parse_scopes(scopes)
+    issued = _write(lambda: provisioning.create_key(name, kind, owner, parsed, game, league))
+    click.echo(f"key id: {issued.id}", err=True)
+    click.echo(issued.key)
 
 
 @keys_cli.command("revoke")
 @click.argument("key_id")
 def revoke_key(key_id: str) -> None:
     """Revoke a key by its id; it answers 401 from then on."""
-
-    def action() -> None:
-        key = _lookup(ApiKey, ApiKey.id, key_id, "API key")
-        key.revoked_at = key.revoked_at or utcnow()
-
-    _write(action)
+    _write(lambda: provisioning.revoke_key(key_id))
     click.echo(f"Revoked {key_id}.")
 
 
@@ -181,17 +109,20 @@ def revoke_key(key_id: str) -> None:
 @click.option("--league", "league_ticket", is_flag=True, help="Close a league ticket instead.")
 def close_ticket(ticket_id: str, league_ticket: bool) -> None:
     """Close a support ticket (or, with --league, a league ticket) as staff."""
-    model = LeagueTicket if league_ticket else SupportTicket
-
-    def action() -> None:
-        _lookup(model, model.id, ticket_id, "ticket").status = "closed"
-
-    _write(action)
+    _write(lambda: provisioning.close_ticket(ticket_id, league=league_ticket))
     click.echo(f"Closed {ticket_id}.")
 
 
-GAME_KEY_SCOPES = {"game.lifecycle": "read-write", "game.scores": "write"}
-LEAGUE_KEY_SCOPES = {"leagues.seasons": "read-write", "leagues.tickets": "read-write"}
+GAME_KEY_SCOPES = {
+    "game.lifecycle": "read-write",
+    "game.scores": "write",
+    "webhooks": "read-write",
+}
+LEAGUE_KEY_SCOPES = {
+    "leagues.seasons": "read-write",
+    "leagues.tickets": "read-write",
+    "webhooks": "read-write",
+}
 READ_ONLY_SCOPES = {
     "matches.user_matches": "read",
     "matches.team_matches": "read",
@@ -201,39 +132,37 @@ READ_ONLY_SCOPES = {
 
 
 def _seed_demo_world() -> dict[str, dict[str, str]]:
-    users = {}
-    for name in ("alice", "amir", "bob", "bea", "carol", "olivia", "gina"):
-        user = User(name=name)
-        db.session.add(user)
-        users[name] = user
+    users = {
+        name: provisioning.create_user(name)
+        for name in ("alice", "amir", "bob", "bea", "carol", "olivia", "gina")
+    }
     games = {
-        slug: Game(slug=slug, name=slug.replace("-", " ").title())
+        slug: provisioning.create_game(slug, slug.replace("-", " ").title())
         for slug in ("demo-game", "other-game")
     }
-    db.session.add_all(games.values())
-    league = League(slug="demo-league", name="Demo League", games=[games["demo-game"]])
-    db.session.add(league)
-    db.session.flush()
+    league = provisioning.create_league("demo-league", "Demo League", [games["demo-game"]])
     teams = {
-        "alpha": _new_team("alpha", games["demo-game"], "alice", ["amir"]),
-        "bravo": _new_team("bravo", games["demo-game"], "bob", ["bea"]),
-        "charlie": _new_team("charlie", games["demo-game"], "carol", []),
+        "alpha": provisioning.create_team("alpha", games["demo-game"], "alice", ["amir"]),
+        "bravo": provisioning.create_team("bravo", games["demo-game"], "bob", ["bea"]),
+        "charlie": provisioning.create_team("charlie", games["demo-game"], "carol"),
     }
     keys = {}
     for name in ("alice", "amir", "bob", "bea", "carol"):
-        keys[name] = issue_key(name, "personal", users[name], PERSONAL_FULL_SCOPES)[1]
-    keys["alice_readonly"] = issue_key(
+        keys[name] = provisioning.create_key(
+            name, "personal", users[name], PERSONAL_FULL_SCOPES
+        ).key
+    keys["alice_readonly"] = provisioning.create_key(
         "alice_readonly", "personal", users["alice"], READ_ONLY_SCOPES
-    )[1]
-    keys["game"] = issue_key(
-        "game", "game", users["gina"], GAME_KEY_SCOPES, game_id=games["demo-game"].id
-    )[1]
-    keys["other_game"] = issue_key(
-        "other_game", "game", users["gina"], GAME_KEY_SCOPES, game_id=games["other-game"].id
-    )[1]
-    keys["league"] = issue_key(
-        "league", "league", users["olivia"], LEAGUE_KEY_SCOPES, league_id=league.id
-    )[1]
+    ).key
+    keys["game"] = provisioning.create_key(
+        "game", "game", users["gina"], GAME_KEY_SCOPES, game=games["demo-game"]
+    ).key
+    keys["other_game"] = provisioning.create_key(
+        "other_game", "game", users["gina"], GAME_KEY_SCOPES, game=games["other-game"]
+    ).key
+    keys["league"] = provisioning.create_key(
+        "league", "league", users["olivia"], LEAGUE_KEY_SCOPES, league=league
+    ).key
     return {
         "users": {name: user.id for name, user in users.items()},
         "teams": {name: team.id for name, team in teams.items()},
@@ -261,7 +190,10 @@ def demo_seed_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from league_api.webhooks.commands import webhooks_cli
+
     for command in (
+        webhooks_cli,
         users_cli,
         games_cli,
         leagues_cli,

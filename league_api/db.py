@@ -1,159 +1,173 @@
-"""The SQLAlchemy object, per-dialect connection setup, write transactions and ``init-db``."""
+"""league_api's tables, the database of the current app, and creating or upgrading it.
+
+The models live on league_api's own ``Base`` (its own MetaData), never on a host's: a host
+passes its Flask-SQLAlchemy instance to ``league_api.init_app(app, db=host_db)`` and the API
+then reads and writes through the host's session and engine, one session and one transaction
+per request, with its tables beside the host's. Without ``db=`` league_api makes its own
+instance. ``db`` below is a proxy to whichever instance the current app uses, so the domain
+code keeps writing ``db.session``.
+
+Table names carry ``LEAGUE_API_TABLE_PREFIX`` (an environment variable, read once when the
+models are defined; default empty, the names of 0.1.0).
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
+import os
 from typing import Any
 
 import click
-from flask import Flask, Response, current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import MetaData
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 from league_api.errors import APIError, ServiceUnavailable, is_unavailable_error
+from league_api.idempotency.model import check_prefix
+from league_api.idempotency.transactions import (
+    WRITE_OPTION,
+    EngineConflict,
+    WriteLockTimeout,
+    begin_write,
+    configure_engine,
+    defer_write,
+    ensure_write_transaction,
+    finish_write,
+    run_write,
+    transactional,
+)
 
 log = logging.getLogger(__name__)
 
+TABLE_PREFIX = check_prefix(os.environ.get("LEAGUE_API_TABLE_PREFIX", ""))
+EXTENSION = "league_api"
+
+
+def table_name(name: str) -> str:
+    """A league table's name in the database: the prefix, then the name."""
+    return TABLE_PREFIX + name
+
 
 class Base(DeclarativeBase):
-    pass
+    """league_api's declarative base; its MetaData holds league tables only."""
+
+    metadata = MetaData()
 
 
-db = SQLAlchemy(model_class=Base)
+class _Database:
+    """``league_api.db.db``: the Flask-SQLAlchemy instance the current app's league uses."""
 
-# Execution option that marks a connection's transaction as a write (SQLite: BEGIN IMMEDIATE).
-WRITE_OPTION = "league_api_write"
+    Model = Base
+    metadata = Base.metadata
 
+    @property
+    def sa(self) -> SQLAlchemy:
+        try:
+            return current_app.extensions[EXTENSION]["db"]
+        except KeyError:
+            raise RuntimeError("league_api.init_app(app) was not called on this app") from None
 
-class WriteLockTimeout(ServiceUnavailable):
-    """SQLite's write lock was not obtained within the busy timeout."""
+    @property
+    def session(self) -> Any:
+        return self.sa.session
 
+    @property
+    def engine(self) -> Any:
+        return self.sa.engine
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for write transactions.
+    @property
+    def engines(self) -> Any:
+        return self.sa.engines
 
-    Python 3.11's sqlite3 issues its own deferred BEGIN only before a write; a deferred
-    transaction that reads then writes fails at once under concurrency instead of waiting.
-    So the driver's transaction handling is switched off and we emit BEGIN ourselves,
-    as SQLAlchemy's pysqlite dialect documentation describes.
-    """
+    def __getattr__(self, name: str) -> Any:
+        # Everything else Flask-SQLAlchemy offers (db.select, db.Table, ...).
+        return getattr(self.sa, name)
 
-    if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-        raise ValueError(
-            f"SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}"
-        )
+    def create_all(self) -> None:
+        """``create_all`` of league tables only (tests compare it with the migrations)."""
+        import league_api.models  # noqa: F401 - registers every table
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute(f"PRAGMA synchronous = {synchronous}")
-        cursor.close()
+        Base.metadata.create_all(self.engine)
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    def drop_all(self) -> None:
+        import league_api.models  # noqa: F401
 
-
-def begin_write() -> None:
-    """Start this request's transaction as a write; a no-op if it already is one.
-
-    On SQLite this takes the database write lock before the first read, so the
-    transaction can never fail half-way for want of it.
-    """
-    session = db.session()
-    if session.in_transaction():
-        if session.connection().get_execution_options().get(WRITE_OPTION, False):
-            return
-        # A read-only transaction cannot be upgraded on SQLite; it wrote nothing, so end it.
-        session.commit()
-    try:
-        session.connection(execution_options={WRITE_OPTION: True})
-    except OperationalError as error:
-        session.rollback()
-        if "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower():
-            raise WriteLockTimeout("write lock not obtained in time, retry later") from None
-        raise
+        Base.metadata.drop_all(self.engine)
 
 
-def finish_write(response_status: int) -> None:
-    """Commit below 500; a 5xx keeps nothing."""
-    if response_status >= 500:
-        db.session.rollback()
-    else:
-        db.session.commit()
+db = _Database()
+
+_own_sqlalchemy: SQLAlchemy | None = None
 
 
-def run_write(view: Callable[..., Any], *args: Any, **kwargs: Any) -> Response:
-    """Run a view in one write transaction: committed below 500, rolled back on any error."""
-    begin_write()
-    try:
-        response = current_app.make_response(view(*args, **kwargs))
-    except BaseException:
-        db.session.rollback()
-        raise
-    finish_write(response.status_code)
-    return response
+def own_sqlalchemy() -> SQLAlchemy:
+    """league_api's own Flask-SQLAlchemy instance, for apps that do not bring one."""
+    global _own_sqlalchemy
+    if _own_sqlalchemy is None:
+        _own_sqlalchemy = SQLAlchemy(metadata=Base.metadata)
+    return _own_sqlalchemy
 
 
-def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a non-keyed write view and run it in one transaction."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        return run_write(view, *args, **kwargs)
-
-    wrapper.write_transaction = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def ensure_write_transaction(view: Callable[..., Any]) -> None:
-    """Begin the write transaction early for a view marked as a write (before auth reads)."""
-    if getattr(view, "write_transaction", False):
-        begin_write()
+# -- creating and upgrading -----------------------------------------------------------------------
 
 
 def init_db() -> None:
-    """Create every table that does not exist yet (safe twice, or in many workers at once)."""
-    import league_api.models  # noqa: F401 - registers every table on db.metadata
+    """Create or upgrade the tables through the migrations (safe twice, or in many at once)."""
+    from league_api import migrations
 
-    engine = db.engine
-    with engine.connect() as connection:
-        connection = connection.execution_options(**{WRITE_OPTION: True})
-        with connection.begin():
-            if engine.dialect.name == "postgresql":
-                # Workers starting together would race on CREATE; one at a time.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7130423)")
-            db.metadata.create_all(connection)
+    migrations.upgrade(current_app)
 
 
 TABLES_PENDING = "league_api.tables_pending"
 
 
 def init_db_at_start(app: Flask) -> None:
-    """Create missing tables at start-up; if the database is down, on first contact instead.
+    """Upgrade at start-up; if the database is down, on first contact instead.
 
     A server must come up while its database is briefly unreachable and answer 503 meanwhile
     (API.md 6), rather than die in every worker at boot.
     """
+    from league_api.idempotency.migrating import MigrationRefused
+
     with app.app_context():
         try:
             init_db()
+        except MigrationRefused:
+            db.engine.dispose()  # the app will not start: close what it opened
+            raise
         except OperationalError as error:
             if not is_unavailable_error(error):
                 raise
             log.warning("database unreachable at start-up; tables will be created on first contact")
             app.extensions[TABLES_PENDING] = True
+
+
+def check_tables_at_start(app: Flask) -> None:
+    """Without AUTO_INIT_DB: refuse to start when a league table exists and is not ours.
+
+    Ours means: recorded in our version table, or exactly a 0.1.0 schema (stamped on upgrade).
+    """
+    from sqlalchemy import inspect
+
+    from league_api import migrations
+    from league_api.idempotency.migrating import MigrationRefused, legacy_revisions
+
+    with app.app_context():
+        tree = migrations.tree(app)
+        try:
+            with tree.engine.connect() as connection:
+                if tree.version_table not in inspect(connection).get_table_names():
+                    legacy_revisions(connection, tree)
+        except MigrationRefused:
+            tree.engine.dispose()  # the app will not start: close what it opened
+            raise
+        except DBAPIError as error:
+            if not is_unavailable_error(error):
+                raise
+            log.warning("database unreachable at start-up; its tables were not checked")
 
 
 def ensure_tables() -> None:
@@ -172,23 +186,62 @@ def ensure_tables() -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create the database tables."""
+    """Create or upgrade the database tables (the same as the migration group's upgrade)."""
     init_db()
     click.echo("Initialised the database.")
 
 
-def init_app(app: Flask) -> None:
-    """Bind ``db`` to the app, set SQLite up for a real web server, add ``init-db``."""
-    db.init_app(app)
+def init_app(app: Flask, sa: SQLAlchemy | None = None) -> SQLAlchemy:
+    """Bind league_api to ``sa`` (the host's) or to its own instance; add ``init-db``."""
+    configured = app.config.get("LEAGUE_API_TABLE_PREFIX")
+    if configured is not None and configured != TABLE_PREFIX:
+        raise RuntimeError(
+            f"LEAGUE_API_TABLE_PREFIX is {configured!r} in the app's config but the models were "
+            f"defined with {TABLE_PREFIX!r}: set it in the environment before league_api is "
+            "imported (table names are fixed when the models are defined)"
+        )
+    if sa is None:
+        sa = own_sqlalchemy()
+        if "sqlalchemy" in app.extensions and app.extensions["sqlalchemy"] is not sa:
+            raise RuntimeError(
+                "this app already has a Flask-SQLAlchemy instance: pass it, "
+                "league_api.init_app(app, db=your_db)"
+            )
+        if "sqlalchemy" not in app.extensions:
+            sa.init_app(app)
+    elif app.extensions.get("sqlalchemy") is not sa:
+        raise RuntimeError("init_app(app, db=...) needs the db already initialised on this app")
+    app.extensions[EXTENSION] = {"db": sa, "prefix": TABLE_PREFIX}
     with app.app_context():
-        for engine in db.engines.values():
-            if engine.dialect.name == "sqlite":
-                configure_sqlite(
+        for engine in sa.engines.values():
+            try:
+                configure_engine(
                     engine,
                     busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)),
                     synchronous=str(app.config.get("SQLITE_SYNCHRONOUS", "FULL")).upper(),
                 )
+            except EngineConflict as error:
+                raise EngineConflict(
+                    f"league_api cannot use this app's database: {error}"
+                ) from None
     app.cli.add_command(init_db_command)
+    return sa
 
 
-__all__ = ["APIError", "db", "begin_write", "transactional", "init_app", "WriteLockTimeout"]
+__all__ = [
+    "APIError",
+    "Base",
+    "EngineConflict",
+    "TABLE_PREFIX",
+    "WRITE_OPTION",
+    "WriteLockTimeout",
+    "begin_write",
+    "db",
+    "defer_write",
+    "ensure_write_transaction",
+    "finish_write",
+    "init_app",
+    "run_write",
+    "table_name",
+    "transactional",
+]

@@ -95,6 +95,13 @@ class IdempotencyKeyInvalid(APIError):
     message = "Idempotency-Key must be one header of 1-255 visible ASCII characters, no comma"
 
 
+class WebhookURLNotAllowed(APIError):
+    """Not http(s), or its host resolves to a loopback, private or link-local address."""
+
+    status, error_code = 400, "error_webhook_url_not_allowed"
+    message = "the server may not send webhooks to this URL"
+
+
 class TeamNotInMatch(APIError):
     status, error_code, message = (
         400,
@@ -188,6 +195,10 @@ class ScoreNotFound(APIError):
     status, error_code, message = 404, "error_score_not_found", "no pending score for this map"
 
 
+class WebhookNotFound(APIError):
+    status, error_code, message = 404, "error_webhook_not_found", "no such webhook"
+
+
 class MethodNotAllowed(APIError):
     status, error_code, message = 405, "error_method_not_allowed", "method not allowed"
     header_names = ("Allow",)
@@ -215,6 +226,11 @@ class ScoreAlreadySubmittedByGame(APIError):
     message = "the map already has a confirmed score"
 
 
+class WebhookLimitReached(APIError):
+    status, error_code = 409, "error_webhook_limit_reached"
+    message = "this key has as many webhooks as it may"
+
+
 class IdempotencyKeyConflict(APIError):
     status, error_code = 409, "error_idempotency_key_conflict"
     message = "this Idempotency-Key was used with a different request body"
@@ -229,6 +245,35 @@ class IdempotencyKeyInUse(APIError):
 
     def __init__(self, details: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(details, {**_retry_after(), **(headers or {})})
+
+
+# -- 429 ----------------------------------------------------------------------------------------
+
+
+class IpRateLimited(APIError):
+    """Too many requests from one client address: refused before anything ran."""
+
+    status, error_code = 429, "error_ip_rate_limited"
+    message = "too many requests from this address, retry later"
+    header_names = ("Retry-After",)
+
+    def __init__(
+        self, details: Any = None, headers: dict[str, str] | None = None, *, retry_after: int = 1
+    ) -> None:
+        super().__init__(details, {"Retry-After": str(retry_after), **(headers or {})})
+
+
+class ApiRateLimited(APIError):
+    """Too many requests with one API key: refused before anything ran."""
+
+    status, error_code = 429, "error_api_rate_limited"
+    message = "too many requests with this API key, retry later"
+    header_names = ("Retry-After",)
+
+    def __init__(
+        self, details: Any = None, headers: dict[str, str] | None = None, *, retry_after: int = 1
+    ) -> None:
+        super().__init__(details, {"Retry-After": str(retry_after), **(headers or {})})
 
 
 # -- 413 / 415 / 5xx ----------------------------------------------------------------------------

@@ -57,6 +57,43 @@ HEADERS = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "Allow": {"description": "The methods this path answers", "schema": {"type": "string"}},
+    "XRequestId": {
+        "description": "The request's id in the logs: the caller's own `X-Request-Id` if it is"
+        " 1-128 characters of `A-Za-z0-9._:-`, otherwise a new one",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "required": True,
+    },
+    "RateLimitPolicy": {
+        "description": "While rate limiting is on: every policy that counted this request"
+        ' (draft-ietf-httpapi-ratelimit-headers-11), e.g. `"ip-1s";q=100;w=1`',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": "While rate limiting is on: requests left (`r`) and seconds until the"
+        ' window ends (`t`) per policy, e.g. `"ip-1s";r=99;t=1`',
+        "schema": {"type": "string"},
+    },
+    "XRateLimitLimit": {
+        "description": "While rate limiting is on: the quota of the policy closest to refusing",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "XRateLimitRemaining": {
+        "description": "While rate limiting is on: requests that policy has left",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "XRateLimitReset": {
+        "description": "While rate limiting is on: when that policy's window ends (Unix seconds)",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+# Headers every answer under /api/v1 may carry (docs/API.md section 4): declared on each response.
+_EVERYWHERE = {
+    "X-Request-Id": "XRequestId",
+    "RateLimit-Policy": "RateLimitPolicy",
+    "RateLimit": "RateLimit",
+    "X-RateLimit-Limit": "XRateLimitLimit",
+    "X-RateLimit-Remaining": "XRateLimitRemaining",
+    "X-RateLimit-Reset": "XRateLimitReset",
 }
 _HEADER_REF = {
     "Retry-After": "RetryAfter",
@@ -115,7 +152,13 @@ def build(app: Flask) -> dict[str, Any]:
     for name, header in HEADERS.items():
         spec.components.header(name, header)
 
-    rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(API_PREFIX + "/")]
+    # The docs page is HTML for people, not an operation of the API (docs/API.md 9.7).
+    rules = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(API_PREFIX + "/")
+        and not getattr(app.view_functions[rule.endpoint], "openapi_hidden", False)
+    ]
     methods_by_path: dict[str, set[str]] = defaultdict(set)
     for rule in rules:
         methods_by_path[_path(rule.rule)] |= rule.methods - IGNORED_METHODS
@@ -131,7 +174,18 @@ def build(app: Flask) -> dict[str, Any]:
         spec.components.schemas[name].update(getattr(key[0], "OPENAPI_EXTRA", {}))
     document = spec.to_dict()
     _link_sub_resources(document)
+    _everywhere_headers(document)
     return document
+
+
+def _everywhere_headers(document: dict[str, Any]) -> None:
+    """Declare on every response the headers the app adds to every answer (request id, limits)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                headers = answer.setdefault("headers", {})
+                for name, ref in _EVERYWHERE.items():
+                    headers.setdefault(name, {"$ref": f"#/components/headers/{ref}"})
 
 
 def _link_sub_resources(document: dict[str, Any]) -> None:
@@ -292,9 +346,10 @@ def _error_classes(
     declared: Declaration, rule, idempotent: bool, authenticated: bool
 ) -> list[type[errors.APIError]]:
     """Every error the operation can answer, in the handling order of API.md section 3."""
-    found: list[type[errors.APIError]] = [errors.PayloadTooLarge]
+    found: list[type[errors.APIError]] = [errors.IpRateLimited, errors.PayloadTooLarge]
     if authenticated:
-        found += [errors.ApiKeyRequired, errors.ApiKeyInvalid, errors.PermissionDenied]
+        found += [errors.ApiKeyRequired, errors.ApiKeyInvalid, errors.ApiRateLimited]
+        found += [errors.PermissionDenied]
     if idempotent:
         found += [errors.IdempotencyKeyInvalid]
     if declared.body is not None:

@@ -3,23 +3,21 @@ LEAGUE_API_TEST_DATABASE_URL names one), the demo world, and real gunicorn serve
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from openapi_conformance import ConformancePlugin
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 
-from league_api import create_app
 from league_api.db import db
+from league_api.testing import SUITE_LIMITS, LeagueApi, make_league_app, seed_demo_world
 
 # Set by .ci/run for the PostgreSQL pass; a plain `pytest` runs on SQLite files alone.
 POSTGRES_URL = os.environ.get("LEAGUE_API_TEST_DATABASE_URL")
@@ -46,53 +44,36 @@ def pytest_collection_modifyitems(config, items) -> None:
         items[:] = selected
 
 
-_fresh_schemas: set[str] = set()
+@pytest.fixture
+def database_url(league_database_url: str) -> str:
+    """A fresh, empty database for one test (league_api.testing: an SQLite file, or a
+    PostgreSQL database the plugin created for this session)."""
+    return league_database_url
 
 
-def reset_postgres(url: str) -> None:
-    """Empty the database: a new schema on first use in this run, then DELETE every row."""
-    engine = create_engine(url)
+def wipe_database(database_url: str) -> None:
+    """Drop every table and sequence (the plugin's PostgreSQL database outlives a test)."""
+    engine = create_engine(database_url)
     with engine.begin() as connection:
-        if url not in _fresh_schemas:
-            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-            _fresh_schemas.add(url)
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         else:
-            tables = (
-                connection.exec_driver_sql(
-                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
-                )
-                .scalars()
-                .all()
-            )
-            # DELETE beats TRUNCATE by far on tiny tables; replica mode skips FK ordering.
-            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            for table in tables:
-                connection.exec_driver_sql(f"DELETE FROM {table}")
-            sequences = (
-                connection.exec_driver_sql(
-                    "SELECT quote_ident(sequence_name) FROM information_schema.sequences"
-                    " WHERE sequence_schema = 'public'"
-                )
-                .scalars()
-                .all()
-            )
-            for sequence in sequences:
-                connection.exec_driver_sql(f"ALTER SEQUENCE {sequence} RESTART")
+            for table in inspect(connection).get_table_names():
+                connection.exec_driver_sql(f'DROP TABLE "{table}"')
     engine.dispose()
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """A fresh, empty database for one test."""
-    if POSTGRES_URL:
-        reset_postgres(POSTGRES_URL)
-        return POSTGRES_URL
-    return f"sqlite:///{tmp_path / 'league.sqlite'}"
+def empty_database_url(league_database_url: str):
+    """A database with no table at all, wiped again afterwards: for tests that make tables of
+    their own or leave the schema in odd states."""
+    wipe_database(league_database_url)
+    yield league_database_url
+    wipe_database(league_database_url)
 
 
 def make_app(database_url: str, **config: Any):
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **config})
+    return make_league_app(database_url, **config)
 
 
 @pytest.fixture
@@ -102,33 +83,32 @@ def app_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, app_config: dict[str, Any]) -> Iterator[Any]:
-    app = make_app(database_url, **app_config)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def league_app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    return app_config
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def app(league_app):
+    return league_app
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-def seed_world(runner) -> dict[str, dict[str, str]]:
-    result = runner.invoke(args=["demo-seed"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+def client(league_client):
+    return league_client
 
 
 @pytest.fixture
-def world(runner) -> dict[str, dict[str, str]]:
+def runner(league_runner):
+    return league_runner
+
+
+seed_world = seed_demo_world
+
+
+@pytest.fixture
+def world(league_world) -> dict[str, dict[str, str]]:
     """The demo world of API.md section 7: ids by name and plaintext keys."""
-    return seed_world(runner)
+    return league_world
 
 
 def error_of(response) -> tuple[int, str]:
@@ -136,43 +116,7 @@ def error_of(response) -> tuple[int, str]:
     return response.status_code, response.get_json()["error"]
 
 
-class Api:
-    """Test-client calls under /api/v1 as a named demo key (``who``)."""
-
-    def __init__(self, client, world: dict[str, dict[str, str]]) -> None:
-        self.client = client
-        self.world = world
-
-    def headers(self, who: str | None = None, key: str | None = None, **extra: str):
-        headers = dict(extra)
-        if who is not None:
-            headers["Authorization"] = f"Bearer {self.world['keys'][who]}"
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        return headers
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        who: str | None = None,
-        json_body: Any = None,
-        key: str | None = None,
-        **kwargs: Any,
-    ):
-        headers = {**self.headers(who, key), **kwargs.pop("headers", {})}
-        if json_body is not None:
-            kwargs["json"] = json_body
-        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
-
-    def get(self, path: str, who: str | None = None, **kwargs: Any):
-        return self.call("GET", path, who, **kwargs)
-
-    def post(self, path: str, who: str | None = None, json_body: Any = None, **kwargs: Any):
-        return self.call("POST", path, who, json_body, **kwargs)
-
-    def patch(self, path: str, who: str | None = None, json_body: Any = None, **kwargs: Any):
-        return self.call("PATCH", path, who, json_body, **kwargs)
+Api = LeagueApi
 
 
 @pytest.fixture
@@ -206,6 +150,7 @@ class LiveServer:
         server_env = {
             **os.environ,
             "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
+            **{f"FLASK_{name}": value for name, value in SUITE_LIMITS.items()},
             **env,
         }
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()

@@ -1,52 +1,27 @@
-"""The error catalogue: one class per contract code (API.md section 2), each with its status."""
+"""The error catalogue: one class per code of docs/API.md's error table, each with its status."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 from league_api import errors
 
-CONTRACT = {
-    400: {
-        "error_invalid_request",
-        "error_invalid_json",
-        "error_idempotency_key_invalid",
-        "error_team_not_in_match",
-    },
-    401: {"error_api_key_required", "error_api_key_invalid"},
-    403: {
-        "error_api_key_permission_denied",
-        "error_game_scope_mismatch",
-        "error_league_scope_mismatch",
-        "error_not_match_participant",
-        "error_captain_required",
-        "error_cannot_confirm_own_score",
-    },
-    404: {
-        "error_not_found",
-        "error_match_not_found",
-        "error_team_not_found",
-        "error_game_not_found",
-        "error_league_not_found",
-        "error_season_not_found",
-        "error_message_not_found",
-        "error_ticket_not_found",
-        "error_score_not_found",
-    },
-    405: {"error_method_not_allowed"},
-    409: {
-        "error_match_not_in_valid_state",
-        "error_season_not_in_valid_state",
-        "error_ticket_closed",
-        "error_score_already_submitted_by_game",
-        "error_idempotency_key_conflict",
-        "error_idempotency_key_in_use",
-    },
-    413: {"error_payload_too_large"},
-    415: {"error_unsupported_media_type"},
-    500: {"error_internal"},
-    503: {"error_service_unavailable"},
-}
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "API.md"
+
+
+def contract_codes() -> dict[int, set[str]]:
+    """The codes of the error table in docs/API.md section 3, by status."""
+    section = GUIDE.read_text().split("## 3. Errors", 1)[1].split("\n## ", 1)[0]
+    by_status: dict[int, set[str]] = {}
+    for status, codes in re.findall(r"^\| (\d{3}) \| (.+?) \|", section, flags=re.M):
+        by_status.setdefault(int(status), set()).update(re.findall(r"`(error_\w+)`", codes))
+    return by_status
+
+
+CONTRACT = contract_codes()
 
 
 def test_one_class_per_contract_code():

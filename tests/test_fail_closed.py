@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, free_port, seed_world
+from conftest import POSTGRES_URL, SUITE_LIMITS, free_port, seed_world
 from reliability import IDEM_ENDPOINTS, plan_jobs, summary
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -24,7 +24,12 @@ from league_api import create_app
 from league_api.db import db
 from league_api.idempotency import IdempotencyRecord, decorator
 
-BROKEN = {"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "AUTO_INIT_DB": False}
+BROKEN = {
+    "TESTING": True,
+    "PROPAGATE_EXCEPTIONS": False,
+    "AUTO_INIT_DB": False,
+    **SUITE_LIMITS,
+}
 # What a body must never reveal about the failure.
 LEAKS = ("Traceback", "sqlite3", "psycopg", "OperationalError", "DatabaseError", "postgres")
 

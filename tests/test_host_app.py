@@ -1,4 +1,5 @@
-"""``@idempotent`` in a host Flask app of its own (API.md 4, "Reusable"), and embedding the API."""
+"""``@idempotent`` in a host Flask app of its own (API.md 4, "Reusable"), and embedding the API,
+both on the host's own Flask-SQLAlchemy instance."""
 
 from __future__ import annotations
 
@@ -7,21 +8,30 @@ from typing import Any
 
 import pytest
 from flask import Flask, abort, request
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import league_api
-import league_api.db as league_db
 from league_api import idempotency
-from league_api.db import db
 from league_api.errors import APIError
-from league_api.idempotency import IdempotencyRecord, idempotent
+from league_api.idempotency import idempotent
+from league_api.idempotency.model import record_model
 from league_api.jsonbody import json_object_body
 
 
-class HostNote(db.Model):
-    """The host's own model on league_api's ``db``."""
+class HostBase(DeclarativeBase):
+    pass
 
+
+# The host's own Flask-SQLAlchemy instance and model: nothing of league_api's.
+host_db = SQLAlchemy(model_class=HostBase)
+
+# The host keeps its records apart from league_api's with a prefix of its own.
+IdempotencyRecord = record_model("host_")
+
+
+class HostNote(host_db.Model):
     __tablename__ = "host_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,14 +43,16 @@ def host_identity() -> str:
 
 
 def make_host(database_url: str) -> tuple[Flask, list[str]]:
-    """A minimal host: its own model and view, league_api's db and idempotency layer only."""
+    """A minimal host: its own db, model and view, and league_api's idempotency layer only."""
     app = Flask(__name__)
     # Real error handling (no TESTING propagation): an unexpected error must become a 500.
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url)
-    league_db.init_app(app)
-    idempotency.init_app(app, identity=host_identity)
+    host_db.init_app(app)
+    idempotency.init_app(app, db=host_db, identity=host_identity, table_prefix="host_")
     with app.app_context():
-        db.create_all()
+        host_db.create_all()
+    # The record table comes from the layer's own migrations, as a host would create it.
+    assert app.test_cli_runner().invoke(args=["idempotency", "upgrade"]).exit_code == 0
     calls: list[str] = []
 
     @app.post("/notes")
@@ -49,8 +61,8 @@ def make_host(database_url: str) -> tuple[Flask, list[str]]:
         body = json_object_body()
         calls.append(body.get("text", ""))
         note = HostNote(text=body.get("text", ""))
-        db.session.add(note)
-        db.session.flush()
+        host_db.session.add(note)
+        host_db.session.flush()
         failure = app.config.pop("HOST_FAIL_NEXT", None)
         if failure == "crash":
             raise RuntimeError("the host view broke after writing")
@@ -63,8 +75,8 @@ def make_host(database_url: str) -> tuple[Flask, list[str]]:
     @idempotent(identity=lambda: "fixed-caller")
     def add_other_note():
         note = HostNote(text="other")
-        db.session.add(note)
-        db.session.flush()
+        host_db.session.add(note)
+        host_db.session.flush()
         return {"id": note.id}, 201
 
     return app, calls
@@ -75,12 +87,12 @@ def host(database_url):
     app, calls = make_host(database_url)
     yield app, calls
     with app.app_context():
-        db.engine.dispose()
+        host_db.engine.dispose()
 
 
 def count(app, model: Any) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+        return host_db.session.scalar(select(func.count()).select_from(model))
 
 
 def post(client, body: Any, key: str | None = None, user: str = "u1", path: str = "/notes"):
@@ -169,7 +181,7 @@ def test_a_4xx_raised_after_a_write_is_stored_with_the_writes_rolled_back(host):
     assert first.get_json() == {"error": "host_rejected", "details": {"text": "not today"}}
     assert count(app, HostNote) == 0
     with app.app_context():
-        [record] = db.session.scalars(select(IdempotencyRecord)).all()
+        [record] = host_db.session.scalars(select(IdempotencyRecord)).all()
         assert record.status_code == 422 and record.body == first.data
         assert json.loads(record.headers) == {"Content-Type": "application/json"}
     # The view would succeed now, but a retry gets the stored 422.
@@ -211,10 +223,11 @@ def embedded(database_url):
     def item(item_id: int):
         abort(404)
 
-    league_api.init_app(app)
+    host_db.init_app(app)
+    league_api.init_app(app, db=host_db)
     yield app
     with app.app_context():
-        db.engine.dispose()
+        host_db.engine.dispose()
 
 
 def test_init_app_mounts_the_api_with_json_errors_only_under_the_prefix(embedded):
@@ -252,18 +265,21 @@ def test_a_host_identity_and_the_api_key_scope_coexist(database_url, host_first)
     stay scoped by API key, and the host's views keep the host's identity."""
     app = Flask(__name__)
     app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url)
+    host_db.init_app(app)
     if host_first:
-        idempotency.init_app(app, identity=host_identity)
-    league_api.init_app(app)
+        idempotency.init_app(app, db=host_db, identity=host_identity)
+    league_api.init_app(app, db=host_db)
     if not host_first:
         idempotency.init_app(app, identity=host_identity)
+    with app.app_context():
+        host_db.create_all()
 
     @app.post("/notes")
     @idempotent
     def add_note():
         note = HostNote(text=json_object_body().get("text", ""))
-        db.session.add(note)
-        db.session.flush()
+        host_db.session.add(note)
+        host_db.session.flush()
         return {"id": note.id}, 201
 
     try:
@@ -291,4 +307,63 @@ def test_a_host_identity_and_the_api_key_scope_coexist(database_url, host_first)
         assert post(client, {"text": "n"}, key="shared", user="u1").data == by_u1.data
     finally:
         with app.app_context():
-            db.engine.dispose()
+            host_db.engine.dispose()
+
+
+ISOLATION = """
+import gc, json, sys
+from sqlalchemy import Table
+
+def tables():
+    return sorted(o.name for o in gc.get_objects() if isinstance(o, Table))
+
+import league_api.idempotency as idempotency
+from league_api.idempotency import idempotent
+loaded = sorted(m for m in sys.modules if m.startswith("league_api"))
+report = {"loaded": loaded, "tables": tables(), "fsa": "flask_sqlalchemy" in sys.modules}
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+app = Flask("host")
+app.config["SQLALCHEMY_DATABASE_URI"] = sys.argv[1]
+host_db = SQLAlchemy()
+host_db.init_app(app)
+idempotency.init_app(app, db=host_db, identity=lambda: "me", table_prefix="iso_")
+report["after"] = tables()
+report["loaded_after"] = sorted(m for m in sys.modules if m.startswith("league_api"))
+print(json.dumps(report))
+"""
+# Generic modules the layer may use; every other league_api module is league code.
+GENERIC = {
+    "league_api",
+    "league_api.errors",
+    "league_api.jsonbody",
+    "league_api.idempotency",
+    "league_api.idempotency.decorator",
+    "league_api.idempotency.fingerprint",
+    "league_api.idempotency.store",
+    "league_api.idempotency.transactions",
+}
+
+
+def test_importing_the_layer_loads_no_league_module_and_defines_no_table(tmp_path):
+    """A fresh interpreter: importing league_api.idempotency imports nothing of leagues and
+    makes no SQLAlchemy instance and no table; init_app(db=...) then defines the record table
+    (on the layer's own MetaData, not the host's)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'iso.sqlite'}"
+    result = subprocess.run(
+        [sys.executable, "-c", ISOLATION, url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["loaded"]) <= GENERIC, set(report["loaded"]) - GENERIC
+    assert report["tables"] == [] and report["fsa"] is False
+    # (SQLAlchemy's own pg_catalog tables come with its PostgreSQL dialect, loaded by Alembic.)
+    assert [name for name in report["after"] if not name.startswith("pg_")] == [
+        "iso_idempotency_records"
+    ]
+    league = {"league_api.db", "league_api.models", "league_api.api", "league_api.auth"}
+    assert not league & set(report["loaded_after"])

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import POSTGRES_URL, Api, error_of
+from conftest import Api, error_of
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -258,7 +258,7 @@ def test_concurrent_activation_blocks_on_the_index_then_gets_409(app, api):
     """A rival transaction holds an uncommitted ACTIVE season; ours waits on it, then fails."""
     first = new_season(api)
     second = new_season(api)
-    rival = create_engine(POSTGRES_URL)
+    rival = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     own_client = Api(app.test_client(), api.world)
     results: list = []
     try:

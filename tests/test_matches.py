@@ -403,7 +403,7 @@ def _blocked_on_a_lock(app) -> None:
     """Wait (bounded) until another transaction waits for a lock; PostgreSQL only."""
     if not POSTGRES_URL:
         return
-    engine = create_engine(POSTGRES_URL)
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"

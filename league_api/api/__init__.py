@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
-from league_api import openapi
-from league_api.db import ensure_tables
+from league_api import docs_page, openapi, ratelimit
+from league_api.auth import authenticate
+from league_api.db import defer_write, ensure_tables
 from league_api.errors import PayloadTooLarge
 from league_api.idempotency import begin_write_for_view
 
@@ -34,7 +35,10 @@ def register_converters(app) -> None:
 
 @api.before_request
 def guard_request() -> None:
-    """Size limit first (API.md 3, step 1), then the write lock for write views."""
+    """API.md 3 up to the view: size, authentication and the key's rate limit, write lock.
+
+    (The client address was rate-limited before this, app-wide: ``league_api.ratelimit``.)
+    """
     limit = current_app.config["MAX_BODY_BYTES"]
     too_large = PayloadTooLarge(f"bodies are at most {limit} bytes")
     # Werkzeug stops a body without Content-Length (chunked) at the limit *silently*, handing
@@ -43,13 +47,20 @@ def guard_request() -> None:
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     ensure_tables()
-    if request.method in SAFE_METHODS:
+    if request.method == "OPTIONS":
         # OPTIONS is routed to a write view's endpoint too; it must never take the write lock.
         return
+    write = request.method not in SAFE_METHODS
     # Reading now makes a chunked body over the limit a 413 before authentication.
-    if len(request.get_data(cache=True)) > limit:
+    if write and len(request.get_data(cache=True)) > limit:
         raise too_large
-    begin_write_for_view(current_app.view_functions.get(request.endpoint))
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "requires_key", False):
+        if write and getattr(view, "write_transaction", False):
+            defer_write()  # authentication reads before the write lock is taken
+        ratelimit.check_key(authenticate().id)
+    if write:
+        begin_write_for_view(view)
 
 
 @api.get("/openapi.json")
@@ -59,10 +70,11 @@ def openapi_document():
 
 
 def register_areas() -> None:
-    from league_api.api import chat, game, leagues, matches, scores, tickets
+    from league_api.api import chat, game, leagues, matches, scores, tickets, webhooks
 
-    for module in (game, leagues, matches, scores, chat, tickets):
+    for module in (game, leagues, matches, scores, chat, tickets, webhooks):
         api.register_blueprint(module.bp)
+    api.register_blueprint(docs_page.bp)
 
 
 register_areas()

@@ -22,6 +22,7 @@ from league_api.domain.matches import (
 )
 from league_api.errors import InvalidRequest, MessageNotFound, NotFound, NotMatchParticipant
 from league_api.models import ChatMessage, ChatReport, Match
+from league_api.webhooks.outbox import emit
 
 
 def sender_team(match: Match, user_id: str, team_id: str | None) -> str:
@@ -97,6 +98,7 @@ def report_message(message_id: str, user_id: str, reason: str | None) -> tuple[C
         if existing is None:
             raise
         return existing, True
+    emit("chat.message_reported", report=report, matchId=message.match_id)
     return report, False
 
 

@@ -22,6 +22,7 @@ from league_api.domain.matches import (
 from league_api.errors import GameScopeMismatch, InvalidRequest
 from league_api.models import ApiKey, Match, Team
 from league_api.states import ACCEPTED, CANCELLED, IN_PROGRESS, MATCH
+from league_api.webhooks.outbox import emit
 
 
 def game_match(match_id: str, key: ApiKey, for_update: bool = False) -> Match:
@@ -69,6 +70,7 @@ def create_match(key: ApiKey, data: dict[str, Any]) -> Match:
     set_roster(match, creator, creator_roster, "creatorRoster")
     set_roster(match, accepted, accepted_roster, "acceptedRoster")
     db.session.flush()
+    emit("match.created", match=match)
     return match
 
 

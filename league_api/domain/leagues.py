@@ -29,6 +29,8 @@ from league_api.models import (
     utcnow,
 )
 from league_api.states import ACTIVE, SEASON, UPCOMING
+from league_api.webhooks.events import SEASON_ACTION_EVENTS
+from league_api.webhooks.outbox import emit
 
 
 def operated_league(key: ApiKey, slug: str) -> League:
@@ -66,6 +68,7 @@ def create_season(
     )
     db.session.add(season)
     db.session.flush()
+    emit("season.created", season=season)
     return season
 
 
@@ -107,6 +110,7 @@ def change_season_state(season: Season, action: str) -> None:
             db.session.flush()
     except IntegrityError:
         raise _active_season_conflict() from None
+    emit(SEASON_ACTION_EVENTS[action], season=season)
 
 
 def list_seasons(league: League, game_id: str | None, status: str | None) -> list[Season]:
@@ -132,6 +136,7 @@ def open_ticket(
     )
     db.session.add(ticket)
     db.session.flush()
+    emit("league_ticket.created", ticket=ticket)
     return ticket
 
 
@@ -155,4 +160,5 @@ def reply(
     db.session.add(message)
     ticket.updated_at = utcnow()
     db.session.flush()
+    emit("league_ticket.replied", ticket=ticket, message=message)
     return message

@@ -26,6 +26,8 @@ from league_api.states import (
     MATCH,
     PENDING,
 )
+from league_api.webhooks.events import MATCH_ACTION_EVENTS
+from league_api.webhooks.outbox import emit
 
 
 def get_match(match_id: str, for_update: bool = False) -> Match:
@@ -173,6 +175,9 @@ def transition(match: Match, action: str) -> str:
         match.started_at = now
     if match.status in (COMPLETED, CANCELLED, FORFEITED):
         match.ended_at = now
+    if action in MATCH_ACTION_EVENTS:
+        # Every state change passes here; the body is rendered at commit, when complete.
+        emit(MATCH_ACTION_EVENTS[action], match=match)
     return previous
 
 

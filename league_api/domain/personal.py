@@ -33,6 +33,7 @@ from league_api.domain.matches import (
 from league_api.errors import InvalidRequest, MatchNotInValidState, NotMatchParticipant
 from league_api.models import Match
 from league_api.states import MATCH, PENDING, READY
+from league_api.webhooks.outbox import emit
 
 
 def create_match(
@@ -76,6 +77,7 @@ def create_match(
     set_roster(match, team, roster, "activeRoster")
     db.session.add(match)
     db.session.flush()
+    emit("match.created", match=match)
     return match
 
 

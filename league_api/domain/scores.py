@@ -15,6 +15,7 @@ from league_api.errors import (
 )
 from league_api.models import MapScore, Match, Team
 from league_api.states import MATCH
+from league_api.webhooks.outbox import emit
 
 PENDING_SCORE, CONFIRMED_SCORE = "PENDING", "CONFIRMED"
 # The author recorded in ``submitted_by`` / ``confirmed_by`` for the game developer.
@@ -88,6 +89,7 @@ def submit_captain_score(match_id: str, user_id: str, item: dict[str, Any]) -> T
     score.submitted_by_team_id = team.id
     score.submitted_by = user_id
     db.session.flush()
+    emit("score.submitted", match=match, score=score)
     return team
 
 
@@ -110,6 +112,7 @@ def confirm_captain_score(match_id: str, user_id: str, map_index: int, team_id: 
     score.status = CONFIRMED_SCORE
     score.confirmed_by = user_id
     db.session.flush()
+    emit("score.confirmed", match=match, score=score)
     return complete_if_decided(match)
 
 
@@ -139,6 +142,7 @@ def record_game_scores(match: Match, items: list[dict[str, Any]]) -> list[dict[s
             score.submitted_by = GAME
             score.confirmed_by = GAME
             db.session.flush()
+            emit("score.confirmed", match=match, score=score)
             complete_if_decided(match)
         results.append(result)
     return results

@@ -8,6 +8,7 @@ from league_api.db import db
 from league_api.domain import one_or_404
 from league_api.errors import TicketClosed, TicketNotFound
 from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
+from league_api.webhooks.outbox import emit
 
 
 def _next_ticket_number() -> int:
@@ -29,6 +30,7 @@ def open_ticket(owner_id: str, subject: str, description: str, category: str) ->
     )
     db.session.add(ticket)
     db.session.flush()
+    emit("ticket.created", ticket=ticket)
     return ticket
 
 
@@ -51,6 +53,7 @@ def add_message(ticket: SupportTicket, author_id: str, content: str) -> TicketMe
     db.session.add(message)
     ticket.updated_at = utcnow()
     db.session.flush()
+    emit("ticket.replied", ticket=ticket, message=message)
     return message
 
 

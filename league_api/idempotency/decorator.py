@@ -7,16 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import rfc8785
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from league_api.db import (
-    WriteLockTimeout,
-    begin_write,
-    db,
-    ensure_write_transaction,
-    run_write,
-)
 from league_api.errors import (
     IdempotencyKeyConflict,
     IdempotencyKeyInUse,
@@ -24,19 +17,38 @@ from league_api.errors import (
     InvalidJSON,
 )
 from league_api.idempotency.fingerprint import fingerprint, scope_hash
-from league_api.idempotency.store import Claim, ClaimTimeout, StoredResponse, store_for
+from league_api.idempotency.store import (
+    Claim,
+    ClaimTimeout,
+    StoredResponse,
+    current_records,
+    store_for,
+)
+from league_api.idempotency.transactions import (
+    EXTENSION,
+    WriteLockTimeout,
+    begin_write,
+    ensure_write_transaction,
+    run_write,
+)
+from league_api.idempotency.transactions import session as current_session
 from league_api.jsonbody import json_object_body
 
 KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Only these are stored and replayed; never Set-Cookie or anything session-bound.
 STORED_HEADERS = ("Content-Type", "Location")
-EXTENSION = "league_api.idempotency"
+# Where a keyed request's outcome is left for the host's logs and metrics: ``flask.g.<this>``
+# is one of OUTCOMES (unset for requests without a key).
+OUTCOME_ATTRIBUTE = "idempotency_outcome"
+OUTCOMES = ("executed", "replayed", "conflict", "in_use")
 
 Identity = Callable[[], str]
 
 
-def init_app(app: Any, identity: Identity | None = None, blueprint: str | None = None) -> None:
+def init_app(
+    app: Any, identity: Identity | None = None, blueprint: str | None = None, db: Any = None
+) -> None:
     """Set the caller identity used to scope records: the app's default, or one blueprint's.
 
     A blueprint's identity (league_api: the API key id for its ``api`` blueprint) always wins
@@ -47,6 +59,8 @@ def init_app(app: Any, identity: Identity | None = None, blueprint: str | None =
     app.config.setdefault("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000)
     app.config.setdefault("IDEMPOTENCY_RETRY_AFTER_SECONDS", 1)
     settings = app.extensions.setdefault(EXTENSION, {"identity": None, "blueprints": {}})
+    if db is not None:
+        settings["db"] = db
     if blueprint is not None:
         settings["blueprints"][blueprint] = identity
         settings["identity"] = settings["identity"] or identity
@@ -54,7 +68,12 @@ def init_app(app: Any, identity: Identity | None = None, blueprint: str | None =
         settings["identity"] = identity
 
 
+def _outcome(name: str) -> None:
+    setattr(g, OUTCOME_ATTRIBUTE, name)
+
+
 def key_in_use() -> IdempotencyKeyInUse:
+    _outcome("in_use")
     return IdempotencyKeyInUse()
 
 
@@ -127,8 +146,10 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
         begin_write()
     except WriteLockTimeout:
         raise key_in_use() from None
-    session = db.session
-    store = store_for(session, int(config.get("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000)))
+    session = current_session()
+    store = store_for(
+        session, current_records(), int(config.get("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000))
+    )
     try:
         claim = store.claim(session, scope, caller, request_fingerprint)
     except ClaimTimeout:
@@ -136,8 +157,10 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
         raise key_in_use() from None
     if claim.conflict or claim.stored is not None:
         session.rollback()  # nothing was written; this only releases the lock
+        _outcome("conflict" if claim.conflict else "replayed")
         return _answer_from_record(claim)
 
+    _outcome("executed")
     response = _run_view_in_savepoint(view, args, kwargs)
     if response.status_code >= 500:
         session.rollback()
@@ -171,17 +194,18 @@ def _answer_from_record(claim: Claim) -> Response:
 
 def _run_view_in_savepoint(view, args: tuple, kwargs: dict) -> Response:
     """Run the view; a raised 4xx becomes the stored answer and its writes are undone."""
-    savepoint = db.session.begin_nested()
+    session = current_session()
+    savepoint = session.begin_nested()
     try:
         response = current_app.make_response(view(*args, **kwargs))
     except HTTPException as error:
         if (error.code or 500) >= 500:
-            db.session.rollback()
+            session.rollback()
             raise
         savepoint.rollback()
         return _render_http_error(error)
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
     savepoint.commit()
     return response

@@ -11,20 +11,30 @@ Two strategies, one per locking model:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Row, bindparam, delete, insert, select, text, update
+from flask import current_app
+from sqlalchemy import (
+    DateTime,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from league_api.db import begin_write, db
-from league_api.idempotency.model import IdempotencyRecord
-
-records = IdempotencyRecord.__table__
+from league_api.idempotency.transactions import EXTENSION, begin_write
+from league_api.idempotency.transactions import session as current_session
 
 
 class db_now_plus(FunctionElement):  # noqa: N801 - reads as the SQL function it stands for
@@ -51,6 +61,11 @@ def _pg_now_plus(element, compiler, **kw):
 @compiles(db_now_plus)
 def _default_now_plus(element, compiler, **kw):
     return "CURRENT_TIMESTAMP"
+
+
+def current_records() -> Table:
+    """The record table of the current app (``init_app``'s ``table_prefix``)."""
+    return current_app.extensions[EXTENSION]["records"]
 
 
 @dataclass(frozen=True)
@@ -81,29 +96,17 @@ def _answer(row: Row, fingerprint: str) -> Claim:
     return Claim(stored=stored)
 
 
-_LOOKUP_COLUMNS = (
-    records.c.id,
-    records.c.fingerprint,
-    records.c.status_code,
-    records.c.headers,
-    records.c.body,
-    (records.c.expires_at <= db_now_plus(0)).label("expired"),
-)
+@dataclass(frozen=True)
+class Statements:
+    """One record table's statements, built once: SQLAlchemy then reuses their compiled form."""
 
-# Built once: SQLAlchemy then reuses their compiled form instead of rebuilding cache keys.
-LOOKUP = select(*_LOOKUP_COLUMNS).where(records.c.scope_hash == bindparam("scope"))
-_RESPONSE_VALUES = dict(
-    status_code=bindparam("status_code"),
-    headers=bindparam("headers"),
-    body=bindparam("body"),
-    expires_at=db_now_plus(bindparam("ttl")),
-)
-_RECORD_VALUES = dict(
-    caller=bindparam("caller"), fingerprint=bindparam("fingerprint"), **_RESPONSE_VALUES
-)
-INSERT_RECORD = insert(records).values(scope_hash=bindparam("scope"), **_RECORD_VALUES)
-REPLACE_RECORD = update(records).where(records.c.id == bindparam("row_id")).values(**_RECORD_VALUES)
-FILL_CLAIMED = update(records).where(records.c.id == bindparam("row_id")).values(**_RESPONSE_VALUES)
+    lookup: Any
+    insert_record: Any
+    replace_record: Any
+    fill_claimed: Any
+    pg_claim_new: Any
+    pg_claim_expired: Any
+
 
 # PostgreSQL's claim, one round trip: the CTE sets lock_timeout before the INSERT can wait on
 # the unique index (so only the claim is bounded), and RETURNING restores the previous value
@@ -113,22 +116,50 @@ WITH claim_timeout AS MATERIALIZED (
     SELECT current_setting('lock_timeout') AS previous,
            set_config('lock_timeout', :lock_timeout, true)
 )
-INSERT INTO idempotency_records (scope_hash, caller, fingerprint, expires_at)
+INSERT INTO {table} (scope_hash, caller, fingerprint, expires_at)
 SELECT :scope, :caller, :fingerprint, now() FROM claim_timeout
 """
 _PG_CLAIM_TAIL = """
 RETURNING id, set_config('lock_timeout', (SELECT previous FROM claim_timeout), true)
 """
-PG_CLAIM_NEW = text(_PG_CLAIM_HEAD + "ON CONFLICT (scope_hash) DO NOTHING" + _PG_CLAIM_TAIL)
 # Only for a key whose record has expired: take the row over, unless someone already did.
-PG_CLAIM_EXPIRED = text(
-    _PG_CLAIM_HEAD
-    + """ON CONFLICT (scope_hash) DO UPDATE SET
+_PG_TAKE_OVER_EXPIRED = """ON CONFLICT (scope_hash) DO UPDATE SET
     caller = excluded.caller, fingerprint = excluded.fingerprint, status_code = NULL,
     headers = NULL, body = NULL, expires_at = excluded.expires_at
-WHERE idempotency_records.expires_at <= now()"""
-    + _PG_CLAIM_TAIL
-)
+WHERE {table}.expires_at <= now()"""
+
+
+@functools.cache
+def statements_for(records: Table) -> Statements:
+    lookup_columns = (
+        records.c.id,
+        records.c.fingerprint,
+        records.c.status_code,
+        records.c.headers,
+        records.c.body,
+        (records.c.expires_at <= db_now_plus(0)).label("expired"),
+    )
+    response_values = dict(
+        status_code=bindparam("status_code"),
+        headers=bindparam("headers"),
+        body=bindparam("body"),
+        expires_at=db_now_plus(bindparam("ttl")),
+    )
+    record_values = dict(
+        caller=bindparam("caller"), fingerprint=bindparam("fingerprint"), **response_values
+    )
+    by_id = records.c.id == bindparam("row_id")
+    head = _PG_CLAIM_HEAD.format(table=records.name)
+    return Statements(
+        lookup=select(*lookup_columns).where(records.c.scope_hash == bindparam("scope")),
+        insert_record=insert(records).values(scope_hash=bindparam("scope"), **record_values),
+        replace_record=update(records).where(by_id).values(**record_values),
+        fill_claimed=update(records).where(by_id).values(**response_values),
+        pg_claim_new=text(head + "ON CONFLICT (scope_hash) DO NOTHING" + _PG_CLAIM_TAIL),
+        pg_claim_expired=text(
+            head + _PG_TAKE_OVER_EXPIRED.format(table=records.name) + _PG_CLAIM_TAIL
+        ),
+    )
 
 
 def _response_values(stored: StoredResponse, ttl_seconds: int) -> dict[str, Any]:
@@ -143,8 +174,11 @@ def _response_values(stored: StoredResponse, ttl_seconds: int) -> dict[str, Any]
 class SQLiteStore:
     """The request holds SQLite's write lock: read the record, write it after the view."""
 
+    def __init__(self, statements: Statements) -> None:
+        self.sql = statements
+
     def claim(self, session: Session, scope: str, caller: str, fingerprint: str) -> Claim:
-        row = session.execute(LOOKUP, {"scope": scope}).one_or_none()
+        row = session.execute(self.sql.lookup, {"scope": scope}).one_or_none()
         if row is None:
             return Claim()
         if row.expired:
@@ -158,15 +192,16 @@ class SQLiteStore:
             **_response_values(stored, ttl_seconds),
         }
         if claim.row_id is None:
-            session.execute(INSERT_RECORD, {"scope": scope, **values})
+            session.execute(self.sql.insert_record, {"scope": scope, **values})
         else:
-            session.execute(REPLACE_RECORD, {"row_id": claim.row_id, **values})
+            session.execute(self.sql.replace_record, {"row_id": claim.row_id, **values})
 
 
 class PostgresStore:
     """Claim first (a concurrent duplicate waits on the unique index), fill in after the view."""
 
-    def __init__(self, lock_timeout_ms: int) -> None:
+    def __init__(self, statements: Statements, lock_timeout_ms: int) -> None:
+        self.sql = statements
         self.lock_timeout_ms = lock_timeout_ms
 
     def claim(self, session: Session, scope: str, caller: str, fingerprint: str) -> Claim:
@@ -176,18 +211,18 @@ class PostgresStore:
             "caller": caller,
             "fingerprint": fingerprint,
         }
-        claimed = self._claim(session, PG_CLAIM_NEW, parameters)
+        claimed = self._claim(session, self.sql.pg_claim_new, parameters)
         if claimed is not None:
             return claimed
         # The key exists and is committed (we waited for it if it was in flight).
-        row = session.execute(LOOKUP, {"scope": scope}).one()
+        row = session.execute(self.sql.lookup, {"scope": scope}).one()
         if not row.expired:
             return _answer(row, fingerprint)
-        claimed = self._claim(session, PG_CLAIM_EXPIRED, parameters)
+        claimed = self._claim(session, self.sql.pg_claim_expired, parameters)
         if claimed is not None:
             return claimed
         # Another request replaced the expired record first and committed: answer from it.
-        return _answer(session.execute(LOOKUP, {"scope": scope}).one(), fingerprint)
+        return _answer(session.execute(self.sql.lookup, {"scope": scope}).one(), fingerprint)
 
     @staticmethod
     def _claim(session: Session, statement: Any, parameters: dict[str, Any]) -> Claim | None:
@@ -201,15 +236,17 @@ class PostgresStore:
 
     def save(self, session, claim, scope, caller, fingerprint, stored, ttl_seconds) -> None:
         values = _response_values(stored, ttl_seconds)
-        session.execute(FILL_CLAIMED, {"row_id": claim.row_id, **values})
+        session.execute(self.sql.fill_claimed, {"row_id": claim.row_id, **values})
 
 
-def store_for(session: Session, lock_timeout_ms: int) -> SQLiteStore | PostgresStore:
+def store_for(
+    session: Session, records: Table, lock_timeout_ms: int
+) -> SQLiteStore | PostgresStore:
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        return SQLiteStore()
+        return SQLiteStore(statements_for(records))
     if dialect == "postgresql":
-        return PostgresStore(lock_timeout_ms)
+        return PostgresStore(statements_for(records), lock_timeout_ms)
     raise RuntimeError(f"idempotency records are not supported on {dialect}")
 
 
@@ -218,7 +255,8 @@ def purge_expired(batch_size: int = 1000) -> int:
 
     Short batches keep each write transaction brief, so live requests are barely delayed.
     """
-    session = db.session()
+    session = current_session()()
+    records = current_records()
     removed = 0
     while True:
         begin_write()

@@ -7,19 +7,19 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, Sequence, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from league_api.db import db
+from league_api.db import Base, table_name
 from league_api.models.base import new_id, utcnow
 
 # PostgreSQL hands out ticket numbers from a sequence; SQLite takes MAX+1 under its write lock.
-ticket_number_sequence = Sequence("support_ticket_number_seq", metadata=db.metadata)
+ticket_number_sequence = Sequence(table_name("support_ticket_number_seq"), metadata=Base.metadata)
 
 
-class SupportTicket(db.Model):
-    __tablename__ = "support_tickets"
+class SupportTicket(Base):
+    __tablename__ = table_name("support_tickets")
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     ticket_number: Mapped[int] = mapped_column(Integer, unique=True)
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey(table_name("users") + ".id"), index=True)
     subject: Mapped[str] = mapped_column(String(150))
     description: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(32))
@@ -33,11 +33,13 @@ class SupportTicket(db.Model):
     )
 
 
-class TicketMessage(db.Model):
-    __tablename__ = "support_ticket_messages"
+class TicketMessage(Base):
+    __tablename__ = table_name("support_ticket_messages")
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    ticket_id: Mapped[str] = mapped_column(ForeignKey("support_tickets.id"), index=True)
-    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[str] = mapped_column(
+        ForeignKey(table_name("support_tickets") + ".id"), index=True
+    )
+    author_id: Mapped[str] = mapped_column(ForeignKey(table_name("users") + ".id"))
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

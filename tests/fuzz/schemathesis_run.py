@@ -123,6 +123,16 @@ CROSS_FIELD_RULES = [
             ("PATCH", "scores"),
         ]
     ),
+    rule(
+        "Every event named must be one the key could read through the API",
+        "POST /webhooks",
+        "events",
+    ),
+    code_rule(
+        "The URL is http(s) and its host resolves only to global addresses",
+        "POST /webhooks",
+        "error_webhook_url_not_allowed",
+    ),
     code_rule(
         "`forfeitingTeamId` is a team of this match",
         "POST /game/matches/{match_id}/forfeit",
@@ -276,6 +286,10 @@ class Demo:
         body = {"subject": "Lag", "description": "The lobby lags", "category": "other"}
         return self.call("alice", "POST", "/tickets", body)["ticketId"]
 
+    def webhook(self) -> str:
+        body = {"url": "https://93.184.215.14/hooks/league", "events": ["ticket.created"]}
+        return self.call("alice", "POST", "/webhooks", body)["webhookId"]
+
     def personal(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """alice's run: her team alpha, matches in each state, messages by bob, tickets."""
         chat_match = self.game_match()
@@ -294,8 +308,13 @@ class Demo:
             "map0": [0],
             "low": [3],
             "high": [5],
+            # A global address literal: no DNS needed, and no worker runs to send to it.
+            "hook_url": ["https://93.184.215.14/hooks/league"],
+            "event": ["match.created", "ticket.created", "chat.message_reported"],
         }
         shared = {
+            "body.url": pick("hook_url"),
+            "body.events[*]": pick("event"),
             "body.teamId": pick("team"),
             "body.gameId": pick("game"),
             "body.challengedTeamId": pick("other_team"),
@@ -333,6 +352,14 @@ class Demo:
             "GET /tickets/{ticket_id}",
         ):
             operations[op] = {"path.ticket_id": self.ticket()}
+        # Not DELETE: a fixed id would be gone after its first 2xx and would then override the
+        # stateful phase's link (create, then delete what was created), which reaches the 2xx.
+        for op in (
+            "GET /webhooks/{webhook_id}",
+            "POST /webhooks/{webhook_id}/rotate-secret",
+            "GET /webhooks/{webhook_id}/deliveries",
+        ):
+            operations[op] = {"path.webhook_id": self.webhook()}
         return {"dictionaries": dictionaries, "parameters": shared}, operations
 
     def game(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

@@ -1,0 +1,24 @@
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+${imports if imports else ""}
+revision = ${repr(up_revision)}
+down_revision = ${repr(down_revision)}
+branch_labels = ${repr(branch_labels)}
+depends_on = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    prefix = op.get_context().opts["table_prefix"]
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    prefix = op.get_context().opts["table_prefix"]
+    ${downgrades if downgrades else "pass"}

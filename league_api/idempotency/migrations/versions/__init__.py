@@ -1,0 +1,1 @@
+"""Alembic revisions and environment: loaded by Alembic, shipped as a package."""

@@ -1,0 +1,211 @@
+"""Write transactions on the app's own Flask-SQLAlchemy instance, and what they need of its engine.
+
+Generic: knows nothing of leagues. The SQLAlchemy instance is the one passed to
+``league_api.idempotency.init_app(app, db=...)`` (league_api passes its own, or the host's).
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from league_api.errors import ServiceUnavailable
+
+EXTENSION = "league_api.idempotency"
+
+# Execution option that marks a connection's transaction as a write (SQLite: BEGIN IMMEDIATE).
+WRITE_OPTION = "league_api_write"
+# With WRITE_OPTION: SQLite's BEGIN IMMEDIATE waits for ``begin_write`` (see ``defer_write``).
+DEFERRED_OPTION = "league_api_deferred_write"
+
+SYNCHRONOUS_LEVELS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+
+# Engines already set up (a host may mount both the API and @idempotent on one engine).
+_configured: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+class WriteLockTimeout(ServiceUnavailable):
+    """SQLite's write lock was not obtained within the busy timeout."""
+
+
+class EngineConflict(RuntimeError):
+    """The host's engine is set up in a way the exactly-once guarantees cannot work with."""
+
+
+def sqlalchemy_of(app: Flask | None = None) -> Any:
+    """The Flask-SQLAlchemy instance the layer writes through, for ``app`` or the current app."""
+    app = app or current_app
+    settings = app.extensions.get(EXTENSION)
+    if settings is None or settings.get("db") is None:
+        raise RuntimeError("call league_api.idempotency.init_app(app, db=...) first")
+    return settings["db"]
+
+
+def session() -> Any:
+    return sqlalchemy_of().session
+
+
+def check_engine(engine: Engine) -> None:
+    """Refuse engine settings under which a keyed request could run twice or fail half-way."""
+    dialect = engine.dialect.name
+    if dialect not in {"sqlite", "postgresql"}:
+        raise EngineConflict(f"league_api supports SQLite and PostgreSQL, not {dialect}")
+    level = engine.get_execution_options().get("isolation_level") or getattr(
+        engine.dialect, "_on_connect_isolation_level", None
+    )
+    if level is None:
+        return
+    level = str(level).upper().replace("_", " ")
+    if dialect == "postgresql" and level != "READ COMMITTED":
+        raise EngineConflict(
+            f"the engine's isolation_level is {level}: league_api needs READ COMMITTED on "
+            "PostgreSQL (a duplicate waits on the unique index, then reads the committed answer)"
+        )
+    if dialect == "sqlite" and level == "AUTOCOMMIT":
+        raise EngineConflict(
+            "the engine's isolation_level is AUTOCOMMIT: league_api needs transactions "
+            "(a view's writes and its idempotency record commit together)"
+        )
+
+
+def configure_engine(
+    engine: Engine, busy_timeout_ms: int = 5000, synchronous: str = "FULL"
+) -> None:
+    """Check the engine; on SQLite add WAL, foreign keys, a busy timeout and BEGIN [IMMEDIATE].
+
+    Python 3.11's sqlite3 issues its own deferred BEGIN only before a write; a deferred
+    transaction that reads then writes fails at once under concurrency instead of waiting.
+    So the driver's transaction handling is switched off and we emit BEGIN ourselves,
+    as SQLAlchemy's pysqlite dialect documentation describes. Only transactions marked with
+    ``WRITE_OPTION`` (the layer's own write views) begin IMMEDIATE; every other one, the
+    host's included, gets a plain BEGIN.
+    """
+    check_engine(engine)
+    if engine in _configured or engine.dialect.name != "sqlite":
+        _configured.add(engine)
+        return
+    if synchronous not in SYNCHRONOUS_LEVELS:
+        raise ValueError(
+            f"SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}"
+        )
+    if event.contains(engine, "begin", _on_begin):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        cursor.close()
+
+    event.listen(engine, "begin", _on_begin)
+    _configured.add(engine)
+    # A host may have connected before: connections opened without the set-up above would
+    # mix the driver's transactions with ours. Start the pool afresh.
+    engine.dispose()
+
+
+def _on_begin(connection: Any) -> None:
+    options = connection.get_execution_options()
+    if options.get(DEFERRED_OPTION, False):
+        return  # reads run in autocommit mode until begin_write takes the lock
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
+
+
+def configure_app_engines(app: Flask, sa: Any) -> None:
+    """Apply ``configure_engine`` to every engine of ``sa`` on ``app``."""
+    with app.app_context():
+        for engine in sa.engines.values():
+            configure_engine(
+                engine,
+                busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)),
+                synchronous=str(app.config.get("SQLITE_SYNCHRONOUS", "FULL")).upper(),
+            )
+
+
+def defer_write() -> None:
+    """Open this request's write transaction, but let it read before taking the write lock.
+
+    Authentication and its rate limit run before the write lock (API.md 4): on SQLite their
+    reads run outside any transaction until ``begin_write`` issues BEGIN IMMEDIATE on the same
+    connection, so no statement is added and no extra transaction ends. PostgreSQL needs no
+    lock to write: the same transaction carries on.
+    """
+    current = session()()
+    if not current.in_transaction():
+        current.connection(execution_options={WRITE_OPTION: True, DEFERRED_OPTION: True})
+
+
+def begin_write() -> None:
+    """Start this request's transaction as a write; a no-op if it already is one.
+
+    On SQLite this takes the database write lock before the first read, so the
+    transaction can never fail half-way for want of it.
+    """
+    current = session()()  # the Session itself: scoped_session does not proxy in_transaction
+    try:
+        if current.in_transaction():
+            connection = current.connection()
+            options = connection.get_execution_options()
+            if options.get(DEFERRED_OPTION, False):
+                dbapi = connection.connection.dbapi_connection
+                if connection.dialect.name == "sqlite" and not dbapi.in_transaction:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            if options.get(WRITE_OPTION, False):
+                return
+            # A read-only transaction cannot be upgraded on SQLite; it wrote nothing, so end it.
+            current.commit()
+        current.connection(execution_options={WRITE_OPTION: True})
+    except OperationalError as error:
+        current.rollback()
+        if "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower():
+            raise WriteLockTimeout("write lock not obtained in time, retry later") from None
+        raise
+
+
+def finish_write(response_status: int) -> None:
+    """Commit below 500; a 5xx keeps nothing."""
+    if response_status >= 500:
+        session().rollback()
+    else:
+        session().commit()
+
+
+def run_write(view: Callable[..., Any], *args: Any, **kwargs: Any) -> Response:
+    """Run a view in one write transaction: committed below 500, rolled back on any error."""
+    begin_write()
+    try:
+        response = current_app.make_response(view(*args, **kwargs))
+    except BaseException:
+        session().rollback()
+        raise
+    finish_write(response.status_code)
+    return response
+
+
+def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a non-keyed write view and run it in one transaction."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        return run_write(view, *args, **kwargs)
+
+    wrapper.write_transaction = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def ensure_write_transaction(view: Callable[..., Any]) -> None:
+    """Begin the write transaction early for a view marked as a write (before auth reads)."""
+    if getattr(view, "write_transaction", False):
+        begin_write()
