@@ -57,6 +57,43 @@ HEADERS = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "Allow": {"description": "The methods this path answers", "schema": {"type": "string"}},
+    "XRequestId": {
+        "description": "The request's id in the logs: the caller's own `X-Request-Id` if it is"
+        " 1-128 characters of `A-Za-z0-9._:-`, otherwise a new one",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "required": True,
+    },
+    "RateLimitPolicy": {
+        "description": "While rate limiting is on: every policy that counted this request"
+        ' (draft-ietf-httpapi-ratelimit-headers-11), e.g. `"ip-1s";q=100;w=1`',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": "While rate limiting is on: requests left (`r`) and seconds until the"
+        ' window ends (`t`) per policy, e.g. `"ip-1s";r=99;t=1`',
+        "schema": {"type": "string"},
+    },
+    "XRateLimitLimit": {
+        "description": "While rate limiting is on: the quota of the policy closest to refusing",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "XRateLimitRemaining": {
+        "description": "While rate limiting is on: requests that policy has left",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "XRateLimitReset": {
+        "description": "While rate limiting is on: when that policy's window ends (Unix seconds)",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+# Headers every answer under /api/v1 may carry (docs/API.md section 4): declared on each response.
+_EVERYWHERE = {
+    "X-Request-Id": "XRequestId",
+    "RateLimit-Policy": "RateLimitPolicy",
+    "RateLimit": "RateLimit",
+    "X-RateLimit-Limit": "XRateLimitLimit",
+    "X-RateLimit-Remaining": "XRateLimitRemaining",
+    "X-RateLimit-Reset": "XRateLimitReset",
 }
 _HEADER_REF = {
     "Retry-After": "RetryAfter",
@@ -137,7 +174,18 @@ def build(app: Flask) -> dict[str, Any]:
         spec.components.schemas[name].update(getattr(key[0], "OPENAPI_EXTRA", {}))
     document = spec.to_dict()
     _link_sub_resources(document)
+    _everywhere_headers(document)
     return document
+
+
+def _everywhere_headers(document: dict[str, Any]) -> None:
+    """Declare on every response the headers the app adds to every answer (request id, limits)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                headers = answer.setdefault("headers", {})
+                for name, ref in _EVERYWHERE.items():
+                    headers.setdefault(name, {"$ref": f"#/components/headers/{ref}"})
 
 
 def _link_sub_resources(document: dict[str, Any]) -> None:
@@ -283,7 +331,9 @@ def _link(answer: Answer, operation_ids: dict[str, str], rule) -> dict[str, Any]
     target = answer.location
     assert target is not None
     parameters = {name: f"$response.body#/{field}" for name, field in answer.location_args.items()}
-    for name in rule.arguments:
+    # Only the target's own path arguments: a link naming another is invalid.
+    taken = {name for target_rule in rule.map.iter_rules(target) for name in target_rule.arguments}
+    for name in rule.arguments & taken:
         parameters.setdefault(name, f"$request.path.{name}")
     return {
         "operationId": operation_ids[target],

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from openapi_conformance import ConformancePlugin
 from sqlalchemy import create_engine, inspect
 
 from league_api.db import db
@@ -21,6 +22,11 @@ from league_api.testing import SUITE_LIMITS, LeagueApi, make_league_app, seed_de
 # Set by .ci/run for the PostgreSQL pass; a plain `pytest` runs on SQLite files alone.
 POSTGRES_URL = os.environ.get("LEAGUE_API_TEST_DATABASE_URL")
 BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
+
+
+def pytest_configure(config) -> None:
+    # Every response under /api/v1 is checked against the OpenAPI document (issue 7).
+    config.pluginmanager.register(ConformancePlugin(), "openapi_conformance")
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -479,6 +479,9 @@ def test_random_paths_and_methods_under_the_api_store_nothing(api, app):
 
 
 @pytest.mark.slow
+@pytest.mark.not_from_the_app(
+    400, 414, 431, reason="gunicorn's own plain-text refusals of an oversized header or path"
+)
 def test_through_gunicorn_oversized_input_is_a_4xx_and_stores_nothing(
     live_server, served_world, database_url
 ):

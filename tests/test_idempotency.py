@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, update
 from league_api import create_app
 from league_api.api import tickets as tickets_api
 from league_api.db import db
-from league_api.errors import ServiceUnavailable, TicketClosed
+from league_api.errors import InvalidRequest, ServiceUnavailable
 from league_api.idempotency import IdempotencyRecord
 from league_api.idempotency.store import db_now_plus
 from league_api.models import SupportTicket, TicketMessage
@@ -361,17 +361,17 @@ def test_a_4xx_raised_after_writes_is_stored_and_replayed_with_writes_undone(api
     monkeypatch.setattr(
         tickets_api.domain,
         "open_ticket",
-        _open_then_raise(TicketClosed("late rule")),
+        _open_then_raise(InvalidRequest({"subject": ["a late rule"]})),
     )
     first = api.post("/tickets", "alice", TICKET, key="raise-4xx")
-    assert (first.status_code, first.get_json()["error"]) == (409, "error_ticket_closed")
+    assert (first.status_code, first.get_json()["error"]) == (400, "error_invalid_request")
     assert count(app, SupportTicket) == 0
     [row] = record_rows(app)
-    assert row["status_code"] == 409 and row["body"] == first.data
+    assert row["status_code"] == 400 and row["body"] == first.data
     monkeypatch.undo()
-    # The view would now succeed, but the stored 409 is what a retry gets.
+    # The view would now succeed, but the stored 400 is what a retry gets.
     again = api.post("/tickets", "alice", TICKET, key="raise-4xx")
-    assert again.status_code == 409 and again.data == first.data
+    assert again.status_code == 400 and again.data == first.data
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["Content-Type"] == "application/json"
     assert count(app, SupportTicket) == 0

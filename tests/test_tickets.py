@@ -58,3 +58,14 @@ def test_list_paginates_newest_first(api):
     assert [t["ticketNumber"] for t in page["tickets"]] == [3, 2] and page["hasMore"]
     rest = api.get(f"/tickets?limit=2&cursor={page['nextCursor']}", "alice").get_json()
     assert [t["ticketNumber"] for t in rest["tickets"]] == [1] and not rest["hasMore"]
+
+
+def test_a_cursor_beyond_any_ticket_number_is_the_first_page(api):
+    """The document allows 15 digits; past the 32-bit column that means "from the newest"
+    (PostgreSQL refused to bind it: a 400 schemathesis found)."""
+    for _ in range(2):
+        api.post("/tickets", "alice", TICKET)
+    for cursor in ("2147483647", "2147483648", "999999999999999"):
+        page = api.get(f"/tickets?cursor={cursor}", "alice")
+        assert page.status_code == 200, page.get_json()
+        assert [t["ticketNumber"] for t in page.get_json()["tickets"]] == [2, 1]

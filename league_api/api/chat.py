@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint
 
 from league_api.api.declare import body, raises, response
+from league_api.api.matches import TEAM_OF_MATCH
 from league_api.auth import current_key, require_key
 from league_api.domain import chat as domain
 from league_api.errors import (
@@ -39,7 +40,11 @@ bp = Blueprint("chat", __name__)
 @bp.post("/matches/<api_id:match_id>/chat")
 @require_key("personal", "chat.write")
 @idempotent
-@body(chat_send_schema, "A player on both teams of the match names `teamId` (else 400).")
+@body(
+    chat_send_schema,
+    "A player on both teams of the match names `teamId` (else 400).",
+    TEAM_OF_MATCH,
+)
 @response(
     201,
     chat_sent_schema,

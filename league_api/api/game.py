@@ -72,7 +72,10 @@ def create_match(data: dict[str, Any]):
 @bp.post("/game/matches/<api_id:match_id>/forfeit")
 @require_key("game", LIFECYCLE_WRITE)
 @idempotent
-@body(game_forfeit_schema)
+@body(
+    game_forfeit_schema,
+    "`forfeitingTeamId` is a team of this match (else 400 `error_team_not_in_match`).",
+)
 @response(200, forfeited_schema, "The match, FORFEITED: the other team won")
 @raises(*ON_MATCH, TeamNotInMatch)
 def forfeit_match(data: dict[str, Any], match_id: str):

@@ -47,6 +47,9 @@ READ = "matches.user_matches:read"
 # A captain of a team of the match acts for it (see domain.matches.acting_team).
 ACTING = (MatchNotFound, TeamNotFound, TeamNotInMatch, NotMatchParticipant, CaptainRequired)
 BOTH_TEAMS = "A captain of both teams of the match names `teamId` (else 400)."
+TEAM_OF_MATCH = (
+    "`teamId`, when given, is a team of this match (else 400 `error_team_not_in_match`)."
+)
 ROSTER = "`activeRoster` holds 1..`teamSize` distinct members of the team (else 400)."
 
 
@@ -93,7 +96,7 @@ def accept_match(data: dict[str, Any], match_id: str):
 @bp.post("/matches/<api_id:match_id>/ready")
 @require_key("personal", WRITE)
 @idempotent
-@body(acting_team_schema, BOTH_TEAMS)
+@body(acting_team_schema, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, match_ready_schema, "The team is ready; matchReady once both are")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState)
 def ready(data: dict[str, Any], match_id: str):
@@ -104,7 +107,7 @@ def ready(data: dict[str, Any], match_id: str):
 @bp.post("/matches/<api_id:match_id>/lobby-code")
 @require_key("personal", WRITE)
 @idempotent
-@body(lobby_code_schema, BOTH_TEAMS)
+@body(lobby_code_schema, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, lobby_code_set_schema, "The lobby code, shared")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState)
 def lobby_code(data: dict[str, Any], match_id: str):
@@ -117,7 +120,7 @@ def lobby_code(data: dict[str, Any], match_id: str):
 @bp.post("/matches/<api_id:match_id>/start")
 @require_key("personal", WRITE)
 @transactional
-@body(acting_team_schema, BOTH_TEAMS)
+@body(acting_team_schema, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, match_status_schema, "The match, IN_PROGRESS")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState)
 def start(data: dict[str, Any], match_id: str):
@@ -129,7 +132,7 @@ def start(data: dict[str, Any], match_id: str):
 @bp.post("/matches/<api_id:match_id>/cancel")
 @require_key("personal", WRITE)
 @idempotent
-@body(end_match_schema, BOTH_TEAMS)
+@body(end_match_schema, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, match_status_schema, "The match, CANCELLED")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState)
 def cancel(data: dict[str, Any], match_id: str):
@@ -141,7 +144,7 @@ def cancel(data: dict[str, Any], match_id: str):
 @bp.post("/matches/<api_id:match_id>/forfeit")
 @require_key("personal", WRITE)
 @idempotent
-@body(end_match_schema, BOTH_TEAMS)
+@body(end_match_schema, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, forfeited_schema, "The match, FORFEITED: the owner's team lost")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState)
 def forfeit(data: dict[str, Any], match_id: str):

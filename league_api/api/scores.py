@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint
 
 from league_api.api.declare import body, raises, response
+from league_api.api.matches import TEAM_OF_MATCH
 from league_api.auth import current_key, require_key
 from league_api.db import transactional
 from league_api.domain import scores as domain
@@ -50,7 +51,7 @@ BOTH_TEAMS = "A captain of both teams names `teamId` (else 400)."
 @bp.post("/matches/<api_id:match_id>/scores")
 @require_key("personal", TEAM_MATCHES_WRITE)
 @transactional
-@body(captain_score_schema, MAP_RULE, SCORES_DIFFER, BOTH_TEAMS)
+@body(captain_score_schema, MAP_RULE, SCORES_DIFFER, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, captain_score_done_schema, "The map's score, pending the other captain")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState, ScoreAlreadySubmittedByGame)
 def submit_score(data: dict[str, Any], match_id: str):
@@ -62,7 +63,7 @@ def submit_score(data: dict[str, Any], match_id: str):
 @bp.patch("/matches/<api_id:match_id>/scores")
 @require_key("personal", TEAM_MATCHES_WRITE)
 @transactional
-@body(captain_confirm_schema, MAP_RULE, BOTH_TEAMS)
+@body(captain_confirm_schema, MAP_RULE, BOTH_TEAMS, TEAM_OF_MATCH)
 @response(200, captain_score_done_schema, "The map's score, confirmed")
 @raises(*ACTING, InvalidRequest, MatchNotInValidState, ScoreNotFound, CannotConfirmOwnScore)
 def confirm_score(data: dict[str, Any], match_id: str):

@@ -73,10 +73,15 @@ def close_ticket(ticket: SupportTicket) -> None:
     db.session.flush()
 
 
+MAX_TICKET_NUMBER = 2**31 - 1
+
+
 def list_tickets(owner_id: str, limit: int, cursor: int | None) -> tuple[list[SupportTicket], bool]:
     """Newest first; the cursor is the last ticket number seen."""
     query = select(SupportTicket).where(SupportTicket.owner_id == owner_id)
-    if cursor is not None:
+    # A cursor above any storable number (the column is 32-bit) filters nothing; binding it
+    # would overflow on PostgreSQL.
+    if cursor is not None and cursor <= MAX_TICKET_NUMBER:
         query = query.where(SupportTicket.ticket_number < cursor)
     query = query.order_by(SupportTicket.ticket_number.desc()).limit(limit + 1)
     rows = list(db.session.scalars(query))

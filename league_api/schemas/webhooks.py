@@ -7,12 +7,15 @@ from league_api.webhooks.events import EVENT_TYPES
 from league_api.webhooks.urls import MAX_URL_LENGTH
 
 EVENT_NAMES = tuple(EVENT_TYPES)
+URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://"
 ATTEMPT_STATES = ("succeeded", "failed", "in_flight", "abandoned")
 DELIVERY_STATES = ("pending", "succeeded", "failed", "cancelled")
 
 
 class WebhookCreateSchema(Schema):
-    url = Text(1, MAX_URL_LENGTH, required=True)
+    # The scheme is the part a schema can state (the server checks it too, with the rest of
+    # the URL rule: a host resolving only to global addresses, error_webhook_url_not_allowed).
+    url = Text(1, MAX_URL_LENGTH, required=True, metadata={"pattern": URL_PATTERN})
     events = fields.List(
         fields.String(validate=validate.OneOf(EVENT_NAMES)),
         required=True,
