@@ -270,7 +270,8 @@ def _operation(app: Flask, rule, method: str, operation_ids: dict[str, str]) -> 
     description = [more.strip()] if more.strip() else []
     if requirement is not None:
         kind, scope, level = requirement
-        description.append(f"Needs a **{kind}** key with the scope `{scope}` ({level}).")
+        who = "any kind of key" if kind == "any" else f"a **{kind}** key"
+        description.append(f"Needs {who} with the scope `{scope}` ({level}).")
         operation["x-required-key"] = {"kind": kind, "scope": scope, "level": level}
     else:
         operation["security"] = []

@@ -622,6 +622,20 @@ class ConformancePlugin:
         Flask.test_client_class = _original_client_class
         requests.Session.send = _original_send  # type: ignore[method-assign]
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Under pytest-xdist the checks run in the workers: each hands its totals to the
+        # controller, which prints their sum.
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["openapi_conformance"] = (self.checked, self.seconds, self.cpu_seconds)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:  # noqa: ARG002
+        checked, seconds, cpu_seconds = node.workeroutput.get("openapi_conformance", (0, 0, 0))
+        self.checked += checked
+        self.seconds += seconds
+        self.cpu_seconds += cpu_seconds
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.enabled:
             terminalreporter.write_line(
