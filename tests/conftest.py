@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import commit_hook  # noqa: F401 - registers the before-commit test hook
 import pytest
 import requests
 from openapi_conformance import ConformancePlugin

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from commit_hook import HOOK
 from conftest import POSTGRES_URL, SUITE_LIMITS, free_port, seed_world
 from reliability import IDEM_ENDPOINTS, plan_jobs, summary
 from sqlalchemy import func, select, text
@@ -263,10 +264,10 @@ def test_postgresql_lost_mid_life_fails_closed_then_runs_each_key_once(database_
             else:
                 # It goes away after the view ran, before COMMIT: the work is lost with it.
                 def cut_before_commit(_key: str) -> None:
-                    app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = None
+                    app.config[HOOK] = None
                     proxy.cut()
 
-                app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = cut_before_commit
+                app.config[HOOK] = cut_before_commit
                 assert_unavailable(post(client, job, plaintext, key))
             proxy.restore()
             check_back_exactly_once(app, client, job, plaintext, key)

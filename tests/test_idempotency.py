@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from commit_hook import HOOK
 from sqlalchemy import event, func, select, update
 
 from league_api import create_app
@@ -444,7 +445,7 @@ def in_thread(call) -> tuple[threading.Thread, dict[str, Any]]:
 
 def hold_first(api, app, hold: Hold, body: dict[str, Any] = TICKET):
     """Start a keyed POST /tickets that stops inside its transaction, just before commit."""
-    app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = hold
+    app.config[HOOK] = hold
     first = in_thread(lambda: api.post("/tickets", "alice", body, key=hold.key))
     assert hold.reached.wait(timeout=30)
     return first
@@ -506,7 +507,7 @@ def test_replays_and_conflicts_are_answered_while_a_writer_holds_the_lock(api, a
     """On SQLite a keyed retry reads its record before the write lock: it never queues."""
     stored = api.post("/tickets", "alice", TICKET, key="stored")
     first = hold_first(api, app, Hold("holder"))
-    hold = app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"]
+    hold = app.config[HOOK]
     try:
         replay = api.post("/tickets", "alice", TICKET, key="stored")
         conflict = api.post("/tickets", "alice", {**TICKET, "subject": "x"}, key="stored")
@@ -544,7 +545,7 @@ def test_a_duplicate_that_read_before_the_first_committed_gets_its_answer(api, a
     claim waits on the unique index, then reads the committed record.
     """
     first = hold_first(api, app, Hold("raced"))
-    hold = app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"]
+    hold = app.config[HOOK]
     read, inserts = threading.Event(), []
     with app.app_context():
         engine = db.engine

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from commit_hook import HOOK
 from conftest import POSTGRES_URL, error_of
 from sqlalchemy import create_engine, func, select, text
 
@@ -431,7 +432,7 @@ def run_concurrently(app, world: dict, first: tuple, second: tuple) -> dict:
             held.set()
             release.wait(10)
 
-    app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = before_commit
+    app.config[HOOK] = before_commit
 
     def call(name, path, who, body, key) -> None:
         headers = {"Authorization": f"Bearer {world['keys'][who]}", "Idempotency-Key": key}

@@ -1,6 +1,7 @@
 """PostgreSQL's claim bounds only its own wait: the view runs under the session's lock_timeout."""
 
 import pytest
+from commit_hook import HOOK
 from sqlalchemy import text
 
 from league_api.db import db
@@ -17,7 +18,7 @@ def app_config():
         seen.append(db.session.execute(text("SHOW lock_timeout")).scalar_one())
 
     seen.clear()
-    return {"IDEMPOTENCY_TEST_BEFORE_COMMIT": record_lock_timeout}
+    return {HOOK: record_lock_timeout}
 
 
 def test_claim_restores_the_operators_lock_timeout_for_the_view(app, api):

@@ -173,9 +173,6 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
         if not isinstance(store, SQLiteStore) or claim.row_id is not None:
             raise
         return _lost_race(store, session, scope, caller, request_fingerprint)
-    hook = config.get("IDEMPOTENCY_TEST_BEFORE_COMMIT")
-    if hook is not None:
-        hook(key)
     session.commit()
     return response
 

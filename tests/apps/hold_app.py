@@ -1,4 +1,4 @@
-"""league_api with a test hook that holds the first keyed write just before its commit.
+"""league_api with a test hook (tests/commit_hook.py) holding the first keyed write before COMMIT.
 
 For the crash test: ``gunicorn "tests.apps.hold_app:create_app()"`` with
 
@@ -16,6 +16,7 @@ import threading
 from flask import Flask
 
 import league_api
+from tests.commit_hook import HOOK
 
 
 def hold_first_commit(key: str) -> None:
@@ -32,5 +33,5 @@ def hold_first_commit(key: str) -> None:
 
 def create_app() -> Flask:
     app = league_api.create_app()
-    app.config["IDEMPOTENCY_TEST_BEFORE_COMMIT"] = hold_first_commit
+    app.config[HOOK] = hold_first_commit
     return app
