@@ -45,7 +45,8 @@ def draw(report: dict[str, Any], path: Path = PNG) -> Path:
                 low.append(value - min(runs))
                 high.append(max(runs) - value)
             xs = [x + (index - (len(LAYERS) - 1) / 2) * width for x in range(len(backends))]
-            bars = axis.bar(xs, values, width, label=name, yerr=[low, high], capsize=3)
+            whiskers = [low, high] if any(low + high) else None  # none after a single run
+            bars = axis.bar(xs, values, width, label=name, yerr=whiskers, capsize=3)
             axis.bar_label(bars, fmt="%.2f", fontsize=8)
         for x, backend in enumerate(backends):
             limit = target.limit(backend)
@@ -57,9 +58,9 @@ def draw(report: dict[str, Any], path: Path = PNG) -> Path:
     axes[0].legend(fontsize=8)
     date = report["environment"].get("date", "")
     runs = len(report.get("runs") or [None])
+    over = f"medians of {runs} runs (whiskers: min-max)" if runs > 1 else "one run"
     figure.suptitle(
-        f"Ratios to the unkeyed request of the same run, median of {runs} run(s) "
-        f"(whiskers: min-max; dashed: target), {date}"
+        f"Ratios to the unkeyed request of the same run, {over}; dashed: target; {date}"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
