@@ -341,9 +341,10 @@ def targets_table(report: dict[str, Any]) -> list[str]:
     for result in targets.evaluate(report):
         runs = result["runs"]
         limit = f"{'<=' if result['at_most'] else '>='} {fmt(result['limit'])}x"
+        over_runs = f"{fmt(min(runs))}-{fmt(max(runs))}" if len(runs) > 1 else "one run"
         lines.append(
             f"| {result['target']} | {result['label']} | **{fmt(result['value'])}x** "
-            f"| {fmt(min(runs))}-{fmt(max(runs))} | {limit} "
+            f"| {over_runs} | {limit} "
             f"| {'yes' if result['met'] else '**no**'} |"
         )
     return lines
