@@ -2,7 +2,7 @@
 
     python bench/run.py --quick                       # a smoke run: prints, writes nothing
     python bench/run.py --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/DB
-                                                      # the full run: prints, writes the doc
+                                                      # the full run (3 runs): writes the doc
 
 The PostgreSQL database named by --pg-url is emptied (its public schema is dropped). See
 bench/README.md for the method and docs/BENCHMARK.md for the last results.
@@ -30,6 +30,7 @@ import compare
 import inprocess
 import parts
 import server
+import targets
 from common import REPO_DIR, Backend, make_backends, quartiles, summary
 from sqlalchemy import create_engine
 
@@ -53,6 +54,12 @@ LABELS = {
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="whole measurements in a row, reported as medians (default: 3, 1 with --quick)",
+    )
     parser.add_argument(
         "--backends",
         default=None,
@@ -174,8 +181,80 @@ def server_rows(result: server.LoadResult) -> list[dict[str, Any]]:
     return rows
 
 
+# -- several runs: medians --------------------------------------------------------------------
+
+# The ratios whose values in every run are kept beside their median (the tables show min-max).
+SPREAD_FIELDS = ("ratio", "cpu_ratio", "rps_ratio")
+
+
+def add_problems(problems: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Transport errors and unexpected statuses of one kind, added up over the runs."""
+    errors, statuses = 0, {}
+    for problem in filter(None, problems):
+        errors += problem["errors"]
+        for status, count in problem["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {"errors": errors, "statuses": statuses} if errors or statuses else None
+
+
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One kind's row over the runs, shaped as one run's.
+
+    Every measured figure (a float, or a pair of floats such as an IQR) is the median of the
+    runs' figures: a ratio is the median of the runs' ratios, each to its own run's baseline.
+    Sample and error counts add up. What describes the request (kind, SQL) is the same in every
+    run and taken from the first.
+    """
+    combined = dict(rows[0])
+    for key, first in rows[0].items():
+        values = [row[key] for row in rows]
+        if key == "n":
+            combined[key] = sum(values)
+        elif key == "problems":
+            combined[key] = add_problems(values)
+        elif isinstance(first, float):
+            combined[key] = statistics.median(values)
+            if key in SPREAD_FIELDS:
+                combined[f"{key}_runs"] = values
+        elif isinstance(first, list) and first and isinstance(first[0], float):
+            combined[key] = [statistics.median(bound) for bound in zip(*values, strict=True)]
+    return combined
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every backend's part over all runs: one row per kind, of medians (``median_row``)."""
+    combined: dict[str, dict[str, Any]] = {}
+    for name, first in runs[0]["backends"].items():
+        measured = [run["backends"][name] for run in runs]
+        part: dict[str, Any] = {"label": first["label"]}
+        for section in ("inprocess", "server"):
+            if section in first:
+                per_kind = zip(*(run_part[section] for run_part in measured), strict=True)
+                part[section] = [median_row(list(rows)) for rows in per_kind]
+        if "parts" in first:
+            part["parts"] = {
+                step: statistics.median(run_part["parts"][step] for run_part in measured)
+                for step in first["parts"]
+            }
+        combined[name] = part
+    return combined
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+
 def fmt(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
+
+
+def spread(row: dict[str, Any], field: str) -> str:
+    """Min-max of a ratio over the runs, in brackets (nothing after a single run)."""
+    runs = row.get(f"{field}_runs") or []
+    return f" ({fmt(min(runs))}-{fmt(max(runs))})" if len(runs) > 1 else ""
+
+
+def problem_count(problem: dict[str, Any] | None) -> int:
+    return problem["errors"] + sum(problem["statuses"].values()) if problem else 0
 
 
 def inprocess_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -207,7 +286,7 @@ def server_table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {LABELS.get(row['kind'], row['kind'])} | **{fmt(row['rps_ratio'])}x** "
             f"| {fmt(low)}-{fmt(high)} | {row['rps']:.0f} | {fmt(row['p50_ratio'])}x "
             f"| {fmt(row['p50_ms'], 1)} ms | {fmt(row['p90_ms'], 1)} ms "
-            f"| {fmt(row['p99_ms'], 1)} ms | {row['problems'] or 0} |"
+            f"| {fmt(row['p99_ms'], 1)} ms | {problem_count(row['problems'])} |"
         )
     return lines
 
@@ -232,19 +311,57 @@ def headline(report: dict[str, Any]) -> list[str]:
     ]
     for part in report["backends"].values():
         rows = {row["kind"]: row for row in part.get("inprocess", [])}
-        loaded = {row["kind"]: row["rps_ratio"] for row in part.get("server", [])}
+        loaded = {row["kind"]: row for row in part.get("server", [])}
 
         def cell(kind: str, rows: dict[str, Any] = rows) -> str:
             if kind not in rows:
                 return "n/a"
-            return f"{rows[kind]['ratio']:.2f}x (CPU {rows[kind]['cpu_ratio']:.2f}x)"
+            row = rows[kind]
+            return (
+                f"{fmt(row['ratio'])}x{spread(row, 'ratio')}; "
+                f"CPU {fmt(row['cpu_ratio'])}x{spread(row, 'cpu_ratio')}"
+            )
 
-        under_load = f"{loaded['league:first']:.2f}x" if "league:first" in loaded else "n/a"
+        under_load = "n/a"
+        if "league:first" in loaded:
+            row = loaded["league:first"]
+            under_load = f"{fmt(row['rps_ratio'])}x{spread(row, 'rps_ratio')}"
         lines.append(
             f"| {part['label']} | {cell('league:first')} | {cell('league:replay')} "
             f"| {cell('league:conflict')} | {under_load} |"
         )
     return lines
+
+
+def targets_table(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "| issue 11 target | database | value | min-max over runs | target | met |",
+        "|---|---|---:|---:|---:|:---:|",
+    ]
+    for result in targets.evaluate(report):
+        runs = result["runs"]
+        limit = f"{'<=' if result['at_most'] else '>='} {fmt(result['limit'])}x"
+        over_runs = f"{fmt(min(runs))}-{fmt(max(runs))}" if len(runs) > 1 else "one run"
+        lines.append(
+            f"| {result['target']} | {result['label']} | **{fmt(result['value'])}x** "
+            f"| {over_runs} | {limit} "
+            f"| {'yes' if result['met'] else '**no**'} |"
+        )
+    return lines
+
+
+def runs_note(runs: list[dict[str, Any]]) -> str:
+    durations = " / ".join(f"{run['seconds']:.0f}" for run in runs)
+    if len(runs) == 1:
+        return f"One run ({durations} s): every figure is that run's."
+    loads = " / ".join(run["load_before"].split()[0] for run in runs)
+    return (
+        f"{len(runs)} runs one after the other, each a whole measurement on fresh databases "
+        f"({durations} s; load average before each: {loads}). Every figure is the median over "
+        "the runs of that run's figure: a ratio, of the runs' ratios (each to its own run's "
+        "baseline); an absolute time, of the runs' medians; an IQR, of the runs' quartiles. "
+        "In brackets beside a headline ratio: its min-max over the runs."
+    )
 
 
 def render(report: dict[str, Any]) -> str:
@@ -265,9 +382,17 @@ def render(report: dict[str, Any]) -> str:
         f"({load['processes']} processes x {load['threads']} threads), {load['rounds']} rounds "
         f"x {load['per_thread'] * load['concurrency']} requests per kind.",
         "",
+        runs_note(report["runs"]),
+        "",
+        "### Issue 11 targets",
+        "",
+        "Ratios to the unkeyed request (in-process: time; under load: throughput).",
+        "",
+        *targets_table(report),
+        "",
         "### Headline: league_api's keyed requests against the unkeyed baseline",
         "",
-        "In-process time ratio (and CPU-time ratio); under load, throughput ratio "
+        "In-process time ratio; CPU-time ratio; under load, throughput ratio "
         "(1.00x = as fast as the unkeyed request; below 1 in-process = faster, "
         "above 1 under load = more requests per second).",
         "",
@@ -351,43 +476,37 @@ def environment(args: argparse.Namespace, pg_url: str | None, compare_note: str)
         "sqlite": sqlite3.sqlite_version,
         "postgres": postgres,
         "versions": versions,
-        "load_before": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+        "load_before": load_average(),
     }
 
 
-def main() -> None:
-    args = parse_args()
-    write = args.write if args.write is not None else not args.quick
-    inproc_plan, load_plan = plans(args.quick)
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="league-bench-"))
-    default = ["sqlite-full", "sqlite-normal"] + (["postgres"] if args.pg_url else [])
-    names = args.backends.split(",") if args.backends else default
-    backends: list[Backend] = make_backends(names, workdir, args.pg_url)
-    use_compare, compare_note = (False, "comparison skipped (--no-compare)")
-    if not args.no_compare:
-        use_compare, compare_note = compare.available(install=args.install)
-    print(f"comparison: {compare_note}", flush=True)
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def measure_run(
+    args: argparse.Namespace,
+    backends: list[Backend],
+    plans: tuple[inprocess.Plan, server.LoadPlan],
+    use_compare: bool,
+) -> dict[str, Any]:
+    """One whole measurement: every backend on a fresh database, a fresh Redis namespace."""
+    inproc_plan, load_plan = plans
     tag = f"b{uuid.uuid4().hex[:8]}"
-    report: dict[str, Any] = {
-        "environment": environment(args, args.pg_url, compare_note),
-        "plans": {"inprocess": vars(inproc_plan), "server": vars(load_plan)},
-        "backends": {},
-        "notes": [] if use_compare else [compare_note],
-    }
-    report["plans"]["server"]["concurrency"] = load_plan.concurrency
+    run: dict[str, Any] = {"load_before": load_average(), "backends": {}}
+    run_started = time.monotonic()
     try:
         for backend in backends:
             layers = compare.layers_for(backend.is_postgres) if use_compare else []
             part: dict[str, Any] = {"label": backend.label}
-            report["backends"][backend.name] = part
+            run["backends"][backend.name] = part
             if not args.no_inprocess:
                 started = time.monotonic()
                 print(f"[{backend.name}] in-process ...", flush=True)
                 result = inprocess.measure(backend, layers, inproc_plan, tag)
                 part["inprocess"] = inprocess_rows(result)
-                print(f"[{backend.name}] in-process done in {time.monotonic() - started:.0f}s")
-            if not args.no_inprocess:
                 part["parts"] = parts.measure(backend, 300 if args.quick else 3000)
+                print(f"[{backend.name}] in-process done in {time.monotonic() - started:.0f}s")
             if not args.no_server:
                 started = time.monotonic()
                 print(f"[{backend.name}] gunicorn under load ...", flush=True)
@@ -398,7 +517,43 @@ def main() -> None:
         if use_compare:
             removed = compare.clear_redis(f"league-bench-{tag}")
             print(f"removed {removed} benchmark keys from Redis")
-    report["environment"]["load_after"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    run["seconds"] = time.monotonic() - run_started
+    run["load_after"] = load_average()
+    return run
+
+
+def main() -> None:
+    args = parse_args()
+    write = args.write if args.write is not None else not args.quick
+    runs = args.runs if args.runs is not None else (1 if args.quick else 3)
+    if runs < 1:
+        raise SystemExit("--runs must be at least 1")
+    inproc_plan, load_plan = plans(args.quick)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="league-bench-"))
+    default = ["sqlite-full", "sqlite-normal"] + (["postgres"] if args.pg_url else [])
+    names = args.backends.split(",") if args.backends else default
+    backends: list[Backend] = make_backends(names, workdir, args.pg_url)
+    use_compare, compare_note = (False, "comparison skipped (--no-compare)")
+    if not args.no_compare:
+        use_compare, compare_note = compare.available(install=args.install)
+    print(f"comparison: {compare_note}", flush=True)
+    report: dict[str, Any] = {
+        "environment": environment(args, args.pg_url, compare_note),
+        "plans": {"inprocess": vars(inproc_plan), "server": vars(load_plan)},
+        "backends": {},
+        "runs": [],
+        "notes": [] if use_compare else [compare_note],
+    }
+    report["plans"]["server"]["concurrency"] = load_plan.concurrency
+    for index in range(1, runs + 1):
+        print(f"run {index} of {runs}", flush=True)
+        run = measure_run(args, backends, (inproc_plan, load_plan), use_compare)
+        report["runs"].append(run)
+        print(f"run {index} of {runs} done in {run['seconds']:.0f}s", flush=True)
+        print("\n".join(targets_table(run)), flush=True)
+    # The reported figures: medians over the runs; every run's own figures stay in "runs".
+    report["backends"] = combine(report["runs"])
+    report["environment"]["load_after"] = load_average()
     print_report(report)
     if write:
         write_doc(render(report))
