@@ -11,9 +11,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from league_api.errors import ServiceUnavailable
@@ -50,6 +50,13 @@ def sqlalchemy_of(app: Flask | None = None) -> Any:
 
 def session() -> Any:
     return sqlalchemy_of().session
+
+
+def default_engine() -> Engine:
+    """The engine of the layer's SQLAlchemy instance (its records and the session's writes)."""
+    settings = current_app.extensions.get(EXTENSION)
+    engine = settings.get("engine") if settings else None
+    return engine if engine is not None else sqlalchemy_of().engine
 
 
 def check_engine(engine: Engine) -> None:
@@ -124,7 +131,11 @@ def _on_begin(connection: Any) -> None:
 
 def configure_app_engines(app: Flask, sa: Any) -> None:
     """Apply ``configure_engine`` to every engine of ``sa`` on ``app``."""
+    if release_read_connection not in app.teardown_appcontext_funcs:
+        app.teardown_appcontext(release_read_connection)
     with app.app_context():
+        # Looked up once: Flask-SQLAlchemy's own lookup goes through the app per call.
+        app.extensions[EXTENSION]["engine"] = sa.engine
         for engine in sa.engines.values():
             configure_engine(
                 engine,
@@ -133,17 +144,52 @@ def configure_app_engines(app: Flask, sa: Any) -> None:
             )
 
 
-def defer_write() -> None:
-    """Open this request's write transaction, but let it read before taking the write lock.
+# ``flask.g`` attribute of the request's SQLite read connection (``read_connection``).
+_READS = "league_api_read_connection"
 
-    Authentication and its rate limit run before the write lock (API.md 4): on SQLite their
-    reads run outside any transaction until ``begin_write`` issues BEGIN IMMEDIATE on the same
-    connection, so no statement is added and no extra transaction ends. PostgreSQL needs no
-    lock to write: the same transaction carries on.
+
+def read_connection() -> Connection:
+    """Where this request's reads before its write transaction run: authentication, the record.
+
+    SQLite: a pool connection of its own, outside the session and outside any transaction (no
+    autobegin: no BEGIN, no ROLLBACK), so each read sees the last commit (WAL) and takes no
+    lock. A request answered from these reads alone (a replay, a conflict, a 401) never starts
+    the session's transaction; the connection goes back to the pool before the write lock is
+    taken (``begin_write``) and at the latest when the request ends.
+    PostgreSQL: the session's own transaction, which the view's writes then continue.
+    """
+    found = g.get(_READS)
+    if found is not None:
+        return found
+    engine = default_engine()
+    if engine.dialect.name != "sqlite":
+        return session()().connection()
+    # SQLAlchemy's own first-connect queries run on such a connection; a public Connection
+    # autobegins, and ending that transaction would be one more round of events per request.
+    found = Connection(engine, _allow_autobegin=False)
+    setattr(g, _READS, found)
+    return found
+
+
+def release_read_connection(_error: BaseException | None = None) -> None:
+    """Give the SQLite read connection back to the pool (a no-op without one)."""
+    found = g.pop(_READS, None)
+    if found is not None:
+        found.close()
+
+
+def defer_write() -> None:
+    """Let a write request read (authenticate) before its write transaction takes the lock.
+
+    Authentication and its rate limit run before the write lock (API.md 4). SQLite: nothing
+    to do, those reads run on ``read_connection`` and ``begin_write`` then issues BEGIN
+    IMMEDIATE. PostgreSQL needs no lock to write: the write transaction begins now and the
+    reads run in it.
     """
     current = session()()
-    if not current.in_transaction():
-        current.connection(execution_options={WRITE_OPTION: True, DEFERRED_OPTION: True})
+    if current.in_transaction() or default_engine().dialect.name == "sqlite":
+        return
+    current.connection(execution_options={WRITE_OPTION: True, DEFERRED_OPTION: True})
 
 
 def begin_write() -> None:
@@ -152,6 +198,7 @@ def begin_write() -> None:
     On SQLite this takes the database write lock before the first read, so the
     transaction can never fail half-way for want of it.
     """
+    release_read_connection()
     current = session()()  # the Session itself: scoped_session does not proxy in_transaction
     try:
         if current.in_transaction():
