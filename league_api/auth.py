@@ -12,7 +12,7 @@ from typing import Any
 from flask import g, request
 from sqlalchemy import bindparam, select
 
-from league_api.db import db, read_connection
+from league_api.db import db, read_row
 from league_api.errors import ApiKeyInvalid, ApiKeyRequired, PermissionDenied
 from league_api.models import ApiKey, User
 
@@ -140,7 +140,7 @@ def _lookup_key() -> AuthenticatedKey:
     if scheme.lower() != "bearer" or not token:
         raise ApiKeyRequired()
     # Read on every request, never cached: a revoked key is refused at once.
-    row = read_connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_key(token)}).first()
+    row = read_row(_LIVE_KEY_BY_HASH, {"key_hash": hash_key(token)})
     if row is None:
         raise ApiKeyInvalid()
     return AuthenticatedKey(*row[:5], row[5] or {})

@@ -36,7 +36,7 @@ from league_api.idempotency.transactions import (
     defer_write,
     ensure_write_transaction,
     finish_write,
-    read_connection,
+    read_row,
     run_write,
     transactional,
 )
@@ -242,7 +242,7 @@ __all__ = [
     "ensure_write_transaction",
     "finish_write",
     "init_app",
-    "read_connection",
+    "read_row",
     "run_write",
     "table_name",
     "transactional",

@@ -34,7 +34,6 @@ from league_api.idempotency.transactions import (
     begin_write,
     default_engine,
     ensure_write_transaction,
-    read_connection,
     release_read_connection,
     run_write,
 )
@@ -174,7 +173,7 @@ def answer_early(view: Callable[..., Any]) -> Response | None:
     keyed = _identify(key, json_object_body(), getattr(view, "idempotency_identity", None))
     store = _store()
     if isinstance(store, SQLiteStore):
-        found = store.claim(read_connection(), keyed.scope, keyed.caller, keyed.fingerprint)
+        found = store.claim_unlocked(keyed.scope, keyed.fingerprint)
         if found.conflict or found.stored is not None:
             release_read_connection()
             _outcome("conflict" if found.conflict else "replayed")
@@ -252,7 +251,7 @@ def _claim(store, session, keyed: _Keyed) -> Claim:
     sqlite = isinstance(store, SQLiteStore)
     found = keyed.found
     if sqlite and found is None:
-        found = store.claim(read_connection(), scope, caller, request_fingerprint)
+        found = store.claim_unlocked(scope, request_fingerprint)
         if found.conflict or found.stored is not None:
             return found
     try:

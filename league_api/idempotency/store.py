@@ -35,7 +35,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from league_api.idempotency.transactions import EXTENSION, begin_write
+from league_api.idempotency.transactions import EXTENSION, begin_write, read_row
 from league_api.idempotency.transactions import session as current_session
 
 
@@ -203,10 +203,18 @@ class SQLiteStore:
         self.sql = statements
 
     def claim(
-        self, reader: Connection | Session, scope: str, caller: str, fingerprint: str
+        self, session: Connection | Session, scope: str, caller: str, fingerprint: str
     ) -> Claim:
-        """The lookup, on any connection (the lock-free read) or in the write transaction."""
-        row = reader.execute(self.sql.lookup, {"scope": scope}).one_or_none()
+        """The lookup in the write transaction (its connection, or the Session itself)."""
+        row = session.execute(self.sql.lookup, {"scope": scope}).one_or_none()
+        return self._found(row, fingerprint)
+
+    def claim_unlocked(self, scope: str, fingerprint: str) -> Claim:
+        """The lookup before the write lock (``read_row``: outside any transaction)."""
+        return self._found(read_row(self.sql.lookup, {"scope": scope}), fingerprint)
+
+    @staticmethod
+    def _found(row: Any, fingerprint: str) -> Claim:
         if row is None:
             return Claim()
         if row.expired:
