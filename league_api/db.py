@@ -37,6 +37,7 @@ from league_api.idempotency.transactions import (
     ensure_write_transaction,
     finish_write,
     read_row,
+    release_read_connection,
     run_write,
     transactional,
 )
@@ -243,6 +244,7 @@ __all__ = [
     "finish_write",
     "init_app",
     "read_row",
+    "release_read_connection",
     "run_write",
     "table_name",
     "transactional",

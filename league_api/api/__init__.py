@@ -7,7 +7,7 @@ from werkzeug.routing import BaseConverter
 
 from league_api import docs_page, openapi, ratelimit
 from league_api.auth import authenticate, authorize
-from league_api.db import defer_write, ensure_tables
+from league_api.db import defer_write, ensure_tables, release_read_connection
 from league_api.errors import PayloadTooLarge
 from league_api.idempotency import answer_early, begin_write_for_view
 
@@ -69,6 +69,8 @@ def guard_request() -> Response | None:
             early = answer_early(view)
             if early is not None:
                 return early
+    # The view's reads and writes run in the session: its connection may be this one again.
+    release_read_connection()
     if write:
         begin_write_for_view(view)
 

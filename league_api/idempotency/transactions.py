@@ -7,6 +7,7 @@ Generic: knows nothing of leagues. The SQLAlchemy instance is the one passed to
 from __future__ import annotations
 
 import functools
+import logging
 import weakref
 from collections import namedtuple
 from collections.abc import Callable
@@ -145,30 +146,45 @@ def configure_app_engines(app: Flask, sa: Any) -> None:
             )
 
 
-# ``flask.g`` attribute of the request's SQLite read connection (``read_connection``).
-_READS = "league_api_read_connection"
+# ``flask.g`` attribute of the request's SQLite pre-lock reads (``_Reads``).
+_READS = "league_api_reads"
 
 
-def read_connection() -> Connection:
-    """Where this request's reads before its write transaction run: authentication, the record.
+class _Reads:
+    """SQLite's pre-lock reads: one pool connection, outside the Session and any transaction.
 
-    SQLite: a pool connection of its own, outside the session and outside any transaction (no
-    autobegin: no BEGIN, no ROLLBACK), so each read sees the last commit (WAL) and takes no
-    lock. A request answered from these reads alone (a replay, a conflict, a 401) never starts
-    the session's transaction; the connection goes back to the pool before the write lock is
-    taken (``begin_write``) and at the latest when the request ends.
-    PostgreSQL: the session's own transaction, which the view's writes then continue.
+    Each read sees the last commit (WAL) and takes no lock. A request answered from these reads
+    alone (a replay, a conflict, a 401) never starts the Session's transaction. The connection
+    goes back to the pool before the write lock is taken (``begin_write``), when the request
+    guard is done, and at the latest when the request ends.
     """
+
+    __slots__ = ("connection", "dbapi", "engine")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dbapi = engine.raw_connection()
+        self.connection: Connection | None = None
+
+    def core(self) -> Connection:
+        """A Core connection on the same pool connection, for reads someone observes.
+
+        Without autobegin (as SQLAlchemy's own first-connect queries): no BEGIN, and no
+        transaction to end, so an observer sees the statements alone.
+        """
+        if self.connection is None:
+            self.connection = Connection(self.engine, self.dbapi, _allow_autobegin=False)
+        return self.connection
+
+    def close(self) -> None:
+        (self.connection or self.dbapi).close()
+
+
+def _sqlite_reads() -> _Reads:
     found = g.get(_READS)
-    if found is not None:
-        return found
-    engine = default_engine()
-    if engine.dialect.name != "sqlite":
-        return session()().connection()
-    # SQLAlchemy's own first-connect queries run on such a connection; a public Connection
-    # autobegins, and ending that transaction would be one more round of events per request.
-    found = Connection(engine, _allow_autobegin=False)
-    setattr(g, _READS, found)
+    if found is None:
+        found = _Reads(default_engine())
+        setattr(g, _READS, found)
     return found
 
 
@@ -212,24 +228,24 @@ class _PreparedRead:
             )
         )
 
-    def first(self, connection: Connection, parameters: dict[str, Any]) -> Any:
-        if self.direct and not _observed(connection):
+    def first(self, reads: _Reads, parameters: dict[str, Any]) -> Any:
+        if self.direct and not _observed(reads.engine):
             values = tuple(
                 parameters[name] if name in parameters else self.defaults[name]
                 for name in self.positions
             )
             try:
-                cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursor = reads.dbapi.cursor()
                 try:
                     cursor.execute(self.sql, values)
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
-            except connection.dialect.loaded_dbapi.Error:
+            except reads.engine.dialect.loaded_dbapi.Error:
                 pass  # through Core below: its exception, its invalidation of a dead connection
             else:
                 return None if row is None else self._convert(row)
-        row = connection.execute(self.statement, parameters).first()
+        row = reads.core().execute(self.statement, parameters).first()
         return None if row is None else self.row(*row)
 
     def _convert(self, row: tuple[Any, ...]) -> Any:
@@ -241,12 +257,16 @@ class _PreparedRead:
         )
 
 
-def _observed(connection: Connection) -> bool:
-    dispatch = connection.dispatch
+def _observed(engine: Engine) -> bool:
+    """Whether anyone sees this engine's statements: cursor listeners (on the engine, or on
+    every Connection) or the engine's SQL log."""
+    events, every = engine.dispatch, Connection.dispatch
     return bool(
-        connection._echo  # noqa: SLF001 - the engine's echo flag, as Core reads it
-        or dispatch.before_cursor_execute
-        or dispatch.after_cursor_execute
+        events.before_cursor_execute
+        or events.after_cursor_execute
+        or every.before_cursor_execute
+        or every.after_cursor_execute
+        or engine.logger.isEnabledFor(logging.INFO)
     )
 
 
@@ -260,10 +280,10 @@ def read_row(statement: Any, parameters: dict[str, Any]) -> Any:
 
     Columns are read by name or position, as on a SQLAlchemy ``Row``.
     """
-    connection = read_connection()
-    if connection.dialect.name != "sqlite":
-        return connection.execute(statement, parameters).first()
-    return _prepared(statement, connection.dialect).first(connection, parameters)
+    engine = default_engine()
+    if engine.dialect.name != "sqlite":
+        return session()().connection().execute(statement, parameters).first()
+    return _prepared(statement, engine.dialect).first(_sqlite_reads(), parameters)
 
 
 def defer_write() -> None:
