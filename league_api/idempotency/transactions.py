@@ -258,14 +258,13 @@ class _PreparedRead:
 
 
 def _observed(engine: Engine) -> bool:
-    """Whether anyone sees this engine's statements: cursor listeners (on the engine, or on
-    every Connection) or the engine's SQL log."""
-    events, every = engine.dispatch, Connection.dispatch
+    """Whether anyone sees this engine's statements: its cursor listeners (the Engine class's
+    included), a listener on the Connection class (SQLAlchemy flags the class), its SQL log."""
+    events = engine.dispatch
     return bool(
         events.before_cursor_execute
         or events.after_cursor_execute
-        or every.before_cursor_execute
-        or every.after_cursor_execute
+        or getattr(Connection, "_has_events", True)
         or engine.logger.isEnabledFor(logging.INFO)
     )
 
