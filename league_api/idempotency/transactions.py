@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from league_api.errors import ServiceUnavailable
 
@@ -24,8 +24,6 @@ EXTENSION = "league_api.idempotency"
 
 # Execution option that marks a connection's transaction as a write (SQLite: BEGIN IMMEDIATE).
 WRITE_OPTION = "league_api_write"
-# With WRITE_OPTION: SQLite's BEGIN IMMEDIATE waits for ``begin_write`` (see ``defer_write``).
-DEFERRED_OPTION = "league_api_deferred_write"
 
 SYNCHRONOUS_LEVELS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
@@ -125,10 +123,21 @@ def configure_engine(
 
 
 def _on_begin(connection: Any) -> None:
-    options = connection.get_execution_options()
-    if options.get(DEFERRED_OPTION, False):
-        return  # reads run in autocommit mode until begin_write takes the lock
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
+    statement = (
+        "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+    )
+    if _observed(connection.engine):
+        connection.exec_driver_sql(statement)
+        return
+    # Nobody sees the engine's statements: straight to the driver, as for the pre-lock reads.
+    dialect = connection.dialect
+    try:
+        connection.connection.dbapi_connection.execute(statement)
+    except dialect.loaded_dbapi.Error as error:
+        # What Core would raise (e.g. OperationalError "database is locked" past the timeout).
+        raise DBAPIError.instance(
+            statement, (), error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
 
 
 def configure_app_engines(app: Flask, sa: Any) -> None:
@@ -163,8 +172,13 @@ class _Reads:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.dbapi = engine.raw_connection()
         self.connection: Connection | None = None
+        try:
+            self.dbapi = engine.raw_connection()
+        except engine.dialect.loaded_dbapi.Error:
+            # Again through Core, which raises it wrapped (a 503 for an unusable file).
+            self.connection = Connection(engine, _allow_autobegin=False)
+            self.dbapi = self.connection.connection
 
     def core(self) -> Connection:
         """A Core connection on the same pool connection, for reads someone observes.
@@ -298,7 +312,7 @@ def defer_write() -> None:
     current = session()()
     if current.in_transaction():
         return
-    current.connection(execution_options={WRITE_OPTION: True, DEFERRED_OPTION: True})
+    current.connection(execution_options={WRITE_OPTION: True})
 
 
 def begin_write() -> None:
@@ -311,14 +325,7 @@ def begin_write() -> None:
     current = session()()  # the Session itself: scoped_session does not proxy in_transaction
     try:
         if current.in_transaction():
-            connection = current.connection()
-            options = connection.get_execution_options()
-            if options.get(DEFERRED_OPTION, False):
-                dbapi = connection.connection.dbapi_connection
-                if connection.dialect.name == "sqlite" and not dbapi.in_transaction:
-                    connection.exec_driver_sql("BEGIN IMMEDIATE")
-                return
-            if options.get(WRITE_OPTION, False):
+            if current.connection().get_execution_options().get(WRITE_OPTION, False):
                 return
             # A read-only transaction cannot be upgraded on SQLite; it wrote nothing, so end it.
             current.commit()
