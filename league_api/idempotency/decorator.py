@@ -94,7 +94,9 @@ def read_key() -> str | None:
     # WSGI servers (gunicorn, werkzeug) join a repeated header into one value with commas
     # (RFC 9110 5.3), so a comma is how a repeated Idempotency-Key reaches us: invalid.
     repeated = len(values) > 1 or "," in key
-    if repeated or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
+    # Visible ASCII (0x21-0x7E): printable ASCII but the space.
+    visible = key.isascii() and key.isprintable() and " " not in key
+    if repeated or not 1 <= len(key) <= 255 or not visible:
         raise IdempotencyKeyInvalid()
     return key
 
