@@ -241,7 +241,7 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
 def _claim(store, session, keyed: _Keyed) -> Claim:
     """Replay, conflict, or the right to run the view, holding the write transaction.
 
-    SQLite: the record is read first without the write lock, on ``read_connection`` (WAL: the
+    SQLite: the record is read first without the write lock (``read_row``; WAL: the
     read sees the last commit, and a record only ever commits together with its view's
     writes), so replays and conflicts never queue behind writers; ``answer_early`` may have
     read it already. Only a first request takes the lock. A duplicate that committed between

@@ -289,7 +289,7 @@ def _prepared(statement: Any, dialect: Any) -> _PreparedRead:
 
 
 def read_row(statement: Any, parameters: dict[str, Any]) -> Any:
-    """The first row of a SELECT built once at import, run on ``read_connection``; or None.
+    """The first row of a SELECT built once at import, read before the write lock; or None.
 
     Columns are read by name or position, as on a SQLAlchemy ``Row``.
     """
@@ -303,9 +303,9 @@ def defer_write() -> None:
     """Let a write request read (authenticate) before its write transaction takes the lock.
 
     Authentication and its rate limit run before the write lock (API.md 4). SQLite: nothing
-    to do, those reads run on ``read_connection`` and ``begin_write`` then issues BEGIN
-    IMMEDIATE. PostgreSQL needs no lock to write: the write transaction begins now and the
-    reads run in it.
+    to do, those reads run on a connection of their own (``_Reads``) and ``begin_write`` then
+    issues BEGIN IMMEDIATE. PostgreSQL needs no lock to write: the write transaction begins
+    now and the reads run in it.
     """
     if default_engine().dialect.name == "sqlite":
         return  # not even the Session: a replay answered before the view never needs it
