@@ -6,12 +6,13 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import g, request
 from sqlalchemy import bindparam, select
 
-from league_api.db import db
+from league_api.db import db, read_row
 from league_api.errors import ApiKeyInvalid, ApiKeyRequired, PermissionDenied
 from league_api.models import ApiKey, User
 
@@ -99,30 +100,50 @@ def has_scope(scopes: dict[str, Any], name: str, level: str) -> bool:
     return implied_by is not None and scopes.get(implied_by) == "on"
 
 
-def authenticate() -> ApiKey:
+@dataclass(frozen=True, slots=True)
+class AuthenticatedKey:
+    """The request's API key as views, domain code and webhooks read it; not an ORM entity.
+
+    Built from one row read per request (revocation applies at once), it costs no Session
+    work; code that needs the ``ApiKey`` entity loads it by ``id``.
+    """
+
+    id: str
+    kind: str
+    owner_id: str
+    game_id: str | None
+    league_id: str | None
+    scopes: dict[str, Any]
+
+
+def authenticate() -> AuthenticatedKey:
     """The request's live API key, or 401; looked up once per request."""
     key = g.get("authenticated_key")
     if key is None:
         key = g.authenticated_key = _lookup_key()
-        g.api_key_id = key.id  # for logs: read now, while the row is loaded
+        g.api_key_id = key.id  # for logs
     return key
 
 
+_keys = ApiKey.__table__
 # Built once: SQLAlchemy reuses its compiled form instead of computing a cache key per request.
-_KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"))
+# A revoked key matches no row: refused like an unknown one.
+_LIVE_KEY_BY_HASH = select(
+    _keys.c.id, _keys.c.kind, _keys.c.owner_id, _keys.c.game_id, _keys.c.league_id, _keys.c.scopes
+).where(_keys.c.key_hash == bindparam("key_hash"), _keys.c.revoked_at.is_(None))
 
 
-def _lookup_key() -> ApiKey:
+def _lookup_key() -> AuthenticatedKey:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiKeyRequired()
     # Read on every request, never cached: a revoked key is refused at once.
-    key = db.session.scalar(_KEY_BY_HASH, {"key_hash": hash_key(token)})
-    if key is None or key.revoked_at is not None:
+    row = read_row(_LIVE_KEY_BY_HASH, {"key_hash": hash_key(token)})
+    if row is None:
         raise ApiKeyInvalid()
-    return key
+    return AuthenticatedKey(*row[:5], row[5] or {})
 
 
 def _parse_requirement(requirement: str) -> tuple[str, str]:
@@ -136,6 +157,13 @@ def _parse_requirement(requirement: str) -> tuple[str, str]:
     return name, level
 
 
+def _check(key: AuthenticatedKey, kind: str, scope_name: str, level: str) -> None:
+    if kind != "any" and key.kind != kind:
+        raise PermissionDenied(f"this endpoint needs a {kind} key")
+    if not has_scope(key.scopes, scope_name, level):
+        raise PermissionDenied(f"this key lacks the scope {scope_name} ({level})")
+
+
 def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Authenticate, then demand a key of ``kind`` (or ``"any"``) holding ``requirement``."""
     scope_name, level = _parse_requirement(requirement)
@@ -144,10 +172,7 @@ def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], C
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
-            if kind != "any" and key.kind != kind:
-                raise PermissionDenied(f"this endpoint needs a {kind} key")
-            if not has_scope(key.scopes or {}, scope_name, level):
-                raise PermissionDenied(f"this key lacks the scope {scope_name} ({level})")
+            _check(key, kind, scope_name, level)
             g.api_key = key
             return view(*args, **kwargs)
 
@@ -160,7 +185,16 @@ def require_key(kind: str, requirement: str) -> Callable[[Callable[..., Any]], C
     return decorator
 
 
-def current_key() -> ApiKey:
+def authorize(view: Callable[..., Any]) -> AuthenticatedKey:
+    """The key's kind and scope for a ``require_key`` view, checked before the view is called
+    (a guard that answers a replay must refuse a key that lost its scope first)."""
+    key = authenticate()
+    _check(key, *view.key_requirement)  # type: ignore[attr-defined]
+    g.api_key = key
+    return key
+
+
+def current_key() -> AuthenticatedKey:
     return g.api_key
 
 

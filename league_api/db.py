@@ -36,6 +36,8 @@ from league_api.idempotency.transactions import (
     defer_write,
     ensure_write_transaction,
     finish_write,
+    read_row,
+    release_read_connection,
     run_write,
     transactional,
 )
@@ -241,6 +243,8 @@ __all__ = [
     "ensure_write_transaction",
     "finish_write",
     "init_app",
+    "read_row",
+    "release_read_connection",
     "run_write",
     "table_name",
     "transactional",

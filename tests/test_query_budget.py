@@ -126,11 +126,11 @@ CLAIM = {
     # The claim itself, its lock timeout set and restored inside the same statement.
     "postgresql": [f"INSERT {RECORDS} ON CONFLICT"],
 }
-# A replay or a conflict. SQLite: the lock-free read answers (no BEGIN IMMEDIATE); the
-# ROLLBACK is the session's, the driver has no transaction to end. PostgreSQL: the claim finds
-# the key taken (no row lock) and returns the record in the same statement.
+# A replay or a conflict. SQLite: the lock-free read answers (no BEGIN IMMEDIATE), on a
+# connection outside any transaction: nothing to end. PostgreSQL: the claim finds the key taken
+# (no row lock) and returns the record in the same statement.
 REPLAY = {
-    "sqlite": [f"SELECT {RECORDS}", "ROLLBACK"],
+    "sqlite": [f"SELECT {RECORDS}"],
     "postgresql": [f"INSERT {RECORDS} ON CONFLICT", "ROLLBACK"],
 }
 SAVE = {"sqlite": [f"INSERT {RECORDS}"], "postgresql": [f"UPDATE {RECORDS}"]}

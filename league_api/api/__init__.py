@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.routing import BaseConverter
 
 from league_api import docs_page, openapi, ratelimit
-from league_api.auth import authenticate
-from league_api.db import defer_write, ensure_tables
+from league_api.auth import authenticate, authorize
+from league_api.db import defer_write, ensure_tables, release_read_connection
 from league_api.errors import PayloadTooLarge
-from league_api.idempotency import begin_write_for_view
+from league_api.idempotency import answer_early, begin_write_for_view
 
 api = Blueprint("api", __name__)
 
@@ -38,8 +38,10 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 @api.before_request
-def guard_request() -> None:
-    """API.md 3 up to the view: size, authentication and the key's rate limit, write lock.
+def guard_request() -> Response | None:
+    """API.md 4 up to the view: size, authentication and the key's rate limit, the key's kind
+    and scope, then on a keyed write the idempotency steps (a replay or a conflict is answered
+    here, before any transaction), then the write lock.
 
     (The client address was rate-limited before this, app-wide: ``league_api.ratelimit``.)
     """
@@ -62,6 +64,13 @@ def guard_request() -> None:
         if write and getattr(view, "write_transaction", False):
             defer_write()  # authentication reads before the write lock is taken
         ratelimit.check_key(authenticate().id)
+        if write:
+            authorize(view)
+            early = answer_early(view)
+            if early is not None:
+                return early
+    # The view's reads and writes run in the session: its connection may be this one again.
+    release_read_connection()
     if write:
         begin_write_for_view(view)
 

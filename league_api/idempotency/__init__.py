@@ -13,6 +13,7 @@ from typing import Any
 from league_api.idempotency.decorator import (
     KEY_HEADER,
     REPLAYED_HEADER,
+    answer_early,
     begin_write_for_view,
     idempotent,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "REPLAYED_HEADER",
     "EngineConflict",
     "IdempotencyRecord",
+    "answer_early",
     "begin_write_for_view",
     "idempotent",
     "init_app",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
@@ -21,6 +22,7 @@ from league_api.idempotency.fingerprint import fingerprint, scope_hash
 from league_api.idempotency.store import (
     Claim,
     ClaimTimeout,
+    PostgresStore,
     SQLiteStore,
     StoredResponse,
     current_records,
@@ -30,8 +32,9 @@ from league_api.idempotency.transactions import (
     EXTENSION,
     WriteLockTimeout,
     begin_write,
-    defer_write,
+    default_engine,
     ensure_write_transaction,
+    release_read_connection,
     run_write,
 )
 from league_api.idempotency.transactions import session as current_session
@@ -45,6 +48,8 @@ STORED_HEADERS = ("Content-Type", "Location")
 # is one of OUTCOMES (unset for requests without a key).
 OUTCOME_ATTRIBUTE = "idempotency_outcome"
 OUTCOMES = ("executed", "replayed", "conflict", "in_use")
+# ``flask.g`` attribute: the keyed request as ``answer_early`` identified it, for the view's turn.
+_EARLY = "idempotency_early"
 
 Identity = Callable[[], str]
 
@@ -89,7 +94,9 @@ def read_key() -> str | None:
     # WSGI servers (gunicorn, werkzeug) join a repeated header into one value with commas
     # (RFC 9110 5.3), so a comma is how a repeated Idempotency-Key reaches us: invalid.
     repeated = len(values) > 1 or "," in key
-    if repeated or not 1 <= len(key) <= 255 or not all("!" <= c <= "~" for c in key):
+    # Visible ASCII (0x21-0x7E): printable ASCII but the space.
+    visible = key.isascii() and key.isprintable() and " " not in key
+    if repeated or not 1 <= len(key) <= 255 or not visible:
         raise IdempotencyKeyInvalid()
     return key
 
@@ -120,7 +127,62 @@ def idempotent(view: Callable[..., Any] | None = None, *, identity: Identity | N
 
     wrapper.write_transaction = True  # type: ignore[attr-defined]
     wrapper.idempotent = True  # type: ignore[attr-defined]
+    wrapper.idempotency_identity = identity  # type: ignore[attr-defined]
     return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    """A keyed request's operation: its record's scope, its caller and its body's fingerprint."""
+
+    key: str
+    scope: str
+    caller: str
+    fingerprint: str
+    # SQLite: what the lock-free read found (nothing, or an expired record); None: not read yet.
+    found: Claim | None = None
+
+
+def _identify(key: str, body: Any, identity: Identity | None) -> _Keyed:
+    try:
+        request_fingerprint = fingerprint(body, request.query_string)
+    except rfc8785.CanonicalizationError:
+        raise InvalidJSON("body holds a value JSON cannot carry") from None
+    caller = _caller(identity)
+    scope = scope_hash(caller, request.method, request.script_root + request.path, key)
+    return _Keyed(key, scope, caller, request_fingerprint)
+
+
+def _store() -> SQLiteStore | PostgresStore:
+    config = current_app.config
+    lock_timeout_ms = int(config.get("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000))
+    return store_for(default_engine().dialect.name, current_records(), lock_timeout_ms)
+
+
+def answer_early(view: Callable[..., Any]) -> Response | None:
+    """Steps 4 to 6 of a keyed request to an ``@idempotent`` view, before its transaction.
+
+    For a request guard that runs after authentication and the key's checks: the key's
+    format, the body, then (SQLite) the lock-free read of the record. A replay or a conflict
+    is answered from it at once, without the session or any transaction; otherwise the view
+    runs and its decorator carries on from what was found here (PostgreSQL: the claim).
+    """
+    if not getattr(view, "idempotent", False):
+        return None
+    key = read_key()
+    if key is None:
+        return None
+    keyed = _identify(key, json_object_body(), getattr(view, "idempotency_identity", None))
+    store = _store()
+    if isinstance(store, SQLiteStore):
+        found = store.claim_unlocked(keyed.scope, keyed.fingerprint)
+        if found.conflict or found.stored is not None:
+            release_read_connection()
+            _outcome("conflict" if found.conflict else "replayed")
+            return _answer_from_record(found)
+        keyed = _Keyed(keyed.key, keyed.scope, keyed.caller, keyed.fingerprint, found)
+    setattr(g, _EARLY, keyed)
+    return None
 
 
 def _caller(identity: Identity | None) -> str:
@@ -138,20 +200,15 @@ def _caller(identity: Identity | None) -> str:
 
 
 def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | None) -> Response:
-    config = current_app.config
-    try:
-        request_fingerprint = fingerprint(body, request.query_string)
-    except rfc8785.CanonicalizationError:
-        raise InvalidJSON("body holds a value JSON cannot carry") from None
-    caller = _caller(identity)
-    scope = scope_hash(caller, request.method, request.script_root + request.path, key)
-
+    keyed = g.pop(_EARLY, None)
+    if keyed is None or keyed.key != key:
+        keyed = _identify(key, body, identity)
+    scope, caller, request_fingerprint = keyed.scope, keyed.caller, keyed.fingerprint
     session = current_session()
-    store = store_for(
-        session, current_records(), int(config.get("IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000))
-    )
-    claim = _claim(store, session, scope, caller, request_fingerprint)
+    store = _store()
+    claim = _claim(store, session, keyed)
     if claim.conflict or claim.stored is not None:
+        release_read_connection()
         session.rollback()  # nothing was written: this only ends the read (or the claim)
         _outcome("conflict" if claim.conflict else "replayed")
         return _answer_from_record(claim)
@@ -161,6 +218,7 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
     if response.status_code >= 500:
         session.rollback()
         return response
+    config = current_app.config
     stored = StoredResponse(
         response.status_code,
         {name: response.headers[name] for name in STORED_HEADERS if name in response.headers},
@@ -177,21 +235,22 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
     return response
 
 
-def _claim(store, session, scope: str, caller: str, request_fingerprint: str) -> Claim:
+def _claim(store, session, keyed: _Keyed) -> Claim:
     """Replay, conflict, or the right to run the view, holding the write transaction.
 
-    SQLite: the record is read first without the write lock (WAL: the read sees the last
-    commit, and a record only ever commits together with its view's writes), so replays and
-    conflicts never queue behind writers. Only a first request takes the lock. A duplicate
-    that committed between the read and the lock is caught by the record's unique index when
-    this request saves its record (``_lost_race``); an expired record is read again under the
-    lock.
+    SQLite: the record is read first without the write lock (``read_row``; WAL: the
+    read sees the last commit, and a record only ever commits together with its view's
+    writes), so replays and conflicts never queue behind writers; ``answer_early`` may have
+    read it already. Only a first request takes the lock. A duplicate that committed between
+    the read and the lock is caught by the record's unique index when this request saves its
+    record (``_lost_race``); an expired record is read again under the lock.
     PostgreSQL: the claim is the first statement (a concurrent duplicate waits on the index).
     """
+    scope, caller, request_fingerprint = keyed.scope, keyed.caller, keyed.fingerprint
     sqlite = isinstance(store, SQLiteStore)
-    if sqlite:
-        defer_write()
-        found = store.claim(session, scope, caller, request_fingerprint)
+    found = keyed.found
+    if sqlite and found is None:
+        found = store.claim_unlocked(scope, request_fingerprint)
         if found.conflict or found.stored is not None:
             return found
     try:
@@ -201,7 +260,7 @@ def _claim(store, session, scope: str, caller: str, request_fingerprint: str) ->
     if sqlite and found.row_id is None:
         return found
     try:
-        return store.claim(session, scope, caller, request_fingerprint)
+        return store.claim(session.connection(), scope, caller, request_fingerprint)
     except ClaimTimeout:
         session.rollback()
         raise key_in_use() from None

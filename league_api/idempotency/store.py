@@ -29,12 +29,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from league_api.idempotency.transactions import EXTENSION, begin_write
+from league_api.idempotency.transactions import EXTENSION, begin_write, read_row
 from league_api.idempotency.transactions import session as current_session
 
 
@@ -201,8 +202,19 @@ class SQLiteStore:
     def __init__(self, statements: Statements) -> None:
         self.sql = statements
 
-    def claim(self, session: Session, scope: str, caller: str, fingerprint: str) -> Claim:
+    def claim(
+        self, session: Connection | Session, scope: str, caller: str, fingerprint: str
+    ) -> Claim:
+        """The lookup in the write transaction (its connection, or the Session itself)."""
         row = session.execute(self.sql.lookup, {"scope": scope}).one_or_none()
+        return self._found(row, fingerprint)
+
+    def claim_unlocked(self, scope: str, fingerprint: str) -> Claim:
+        """The lookup before the write lock (``read_row``: outside any transaction)."""
+        return self._found(read_row(self.sql.lookup, {"scope": scope}), fingerprint)
+
+    @staticmethod
+    def _found(row: Any, fingerprint: str) -> Claim:
         if row is None:
             return Claim()
         if row.expired:
@@ -228,7 +240,10 @@ class PostgresStore:
         self.sql = statements
         self.lock_timeout_ms = lock_timeout_ms
 
-    def claim(self, session: Session, scope: str, caller: str, fingerprint: str) -> Claim:
+    def claim(
+        self, session: Connection | Session, scope: str, caller: str, fingerprint: str
+    ) -> Claim:
+        """In the request's transaction (its connection, or the Session itself)."""
         parameters = {
             "lock_timeout": f"{int(self.lock_timeout_ms)}ms",
             "scope": scope,
@@ -252,7 +267,7 @@ class PostgresStore:
         return _answer(session.execute(self.sql.lookup, {"scope": scope}).one(), fingerprint)
 
     @staticmethod
-    def _run(session: Session, statement: Any, parameters: dict[str, Any]) -> Any:
+    def _run(session: Connection | Session, statement: Any, parameters: dict[str, Any]) -> Any:
         try:
             return session.execute(statement, parameters)
         except OperationalError as error:
@@ -260,7 +275,9 @@ class PostgresStore:
                 raise ClaimTimeout() from None
             raise
 
-    def _claim(self, session: Session, statement: Any, parameters: dict[str, Any]) -> Claim | None:
+    def _claim(
+        self, session: Connection | Session, statement: Any, parameters: dict[str, Any]
+    ) -> Claim | None:
         row = self._run(session, statement, parameters).first()
         return None if row is None else Claim(row_id=row.id)
 
@@ -269,10 +286,8 @@ class PostgresStore:
         session.execute(self.sql.fill_claimed, {"row_id": claim.row_id, **values})
 
 
-def store_for(
-    session: Session, records: Table, lock_timeout_ms: int
-) -> SQLiteStore | PostgresStore:
-    dialect = session.get_bind().dialect.name
+def store_for(dialect: str, records: Table, lock_timeout_ms: int) -> SQLiteStore | PostgresStore:
+    """The strategy for the database ``dialect`` (its name: ``sqlite`` or ``postgresql``)."""
     if dialect == "sqlite":
         return SQLiteStore(statements_for(records))
     if dialect == "postgresql":
