@@ -149,9 +149,15 @@ def baseline(api, statements, dialect) -> tuple[list[str], list[str]]:
     return split_baseline(kinds, dialect)
 
 
+# The view's statements today: the ticket, then its outbox event, whose INSERT also answers
+# whether any subscription is live (none here: the commit reads no subscriptions).
+VIEW = ["INSERT support_tickets", "INSERT webhook_events"]
+
+
 def test_unkeyed_request_is_one_transaction_with_one_commit(baseline, dialect):
     prefix, view = baseline
     assert len(prefix + view) + 1 <= CEILING[dialect]["unkeyed"]
+    assert view == VIEW
     # The ticket number comes from the INSERT itself (RETURNING), not a statement of its own.
     assert view[0] == "INSERT support_tickets", view
     assert prefix[0] == "SELECT api_keys"  # authentication before the write lock

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -9,14 +11,39 @@ from sqlalchemy import func, insert, select
 from league_api.db import db
 from league_api.domain import one_or_404
 from league_api.errors import TicketClosed, TicketNotFound
-from league_api.models import SupportTicket, TicketMessage, ticket_number_sequence, utcnow
+from league_api.models import (
+    SupportTicket,
+    TicketMessage,
+    new_id,
+    ticket_number_sequence,
+    utcnow,
+)
 from league_api.webhooks.outbox import emit
 
 
+@dataclass(frozen=True)
+class OpenedTicket:
+    """A ticket just opened: what the answer and the ``ticket.created`` event read of it."""
+
+    id: str
+    ticket_number: int
+    owner_id: str
+    subject: str
+    description: str
+    category: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+_TICKETS = SupportTicket.__table__
+
+
 def _open_statement(next_number: Any) -> Any:
-    # The number is computed by the INSERT itself, and the row comes back with RETURNING: one
-    # statement, built once per database (no cache key to compute per request).
-    return insert(SupportTicket).values(ticket_number=next_number).returning(SupportTicket)
+    # A Core INSERT on the session's connection: the number is computed by the INSERT itself and
+    # comes back alone with RETURNING (every other column is known here), with none of the ORM's
+    # bulk-insert machinery or an entity to build. Built once per database.
+    return insert(_TICKETS).values(ticket_number=next_number).returning(_TICKETS.c.ticket_number)
 
 
 # PostgreSQL draws numbers from a sequence; SQLite takes MAX+1, which cannot race because the
@@ -24,22 +51,26 @@ def _open_statement(next_number: Any) -> Any:
 _OPEN = {
     "postgresql": _open_statement(ticket_number_sequence.next_value()),
     "sqlite": _open_statement(
-        select(func.coalesce(func.max(SupportTicket.ticket_number), 0) + 1).scalar_subquery()
+        select(func.coalesce(func.max(_TICKETS.c.ticket_number), 0) + 1).scalar_subquery()
     ),
 }
 
 
-def open_ticket(owner_id: str, subject: str, description: str, category: str) -> SupportTicket:
-    session = db.session
-    statement = _OPEN[session.get_bind().dialect.name]
+def open_ticket(owner_id: str, subject: str, description: str, category: str) -> OpenedTicket:
+    connection = db.session.connection()
+    now = utcnow()
     values = {
+        "id": new_id(),
         "owner_id": owner_id,
         "subject": subject,
         "description": description,
         "category": category,
         "status": "open",
+        "created_at": now,
+        "updated_at": now,
     }
-    ticket = session.scalars(statement, [values]).one()
+    number = connection.execute(_OPEN[connection.dialect.name], values).scalar_one()
+    ticket = OpenedTicket(ticket_number=number, **values)
     emit("ticket.created", ticket=ticket)
     return ticket
 

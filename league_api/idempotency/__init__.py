@@ -42,6 +42,7 @@ def init_app(
     """
     from league_api.idempotency.commands import idempotency_cli
     from league_api.idempotency.model import record_model
+    from league_api.idempotency.savepoints import use_plain_savepoints
 
     settings = app.extensions.get(EXTENSION, {})
     bound = settings.get("db")
@@ -69,6 +70,9 @@ def init_app(
         configure_app_engines(app, db)
     except EngineConflict as error:
         raise EngineConflict(f"@idempotent cannot use this app's database: {error}") from None
+    with app.app_context():
+        for engine in db.engines.values():
+            use_plain_savepoints(engine)
     app.cli.add_command(idempotency_cli)
     # The record table has its own migrations: a host's autogenerate must leave it alone.
     from league_api.idempotency.commands import VERSION_TABLE

@@ -219,11 +219,9 @@ def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | Non
         session.rollback()
         return response
     config = current_app.config
-    stored = StoredResponse(
-        response.status_code,
-        {name: response.headers[name] for name in STORED_HEADERS if name in response.headers},
-        response.get_data(),
-    )
+    header = response.headers.get  # one scan of the headers per stored name, not two
+    kept = {name: value for name in STORED_HEADERS if (value := header(name)) is not None}
+    stored = StoredResponse(response.status_code, kept, response.get_data())
     ttl = int(config.get("IDEMPOTENCY_TTL_SECONDS", 86400))
     try:
         store.save(session, claim, scope, caller, request_fingerprint, stored, ttl)

@@ -227,10 +227,12 @@ class SQLiteStore:
             "fingerprint": fingerprint,
             **_response_values(stored, ttl_seconds),
         }
+        # On the session's connection: a Core statement needs none of the ORM's execute path.
+        connection = session.connection()
         if claim.row_id is None:
-            session.execute(self.sql.insert_record, {"scope": scope, **values})
+            connection.execute(self.sql.insert_record, {"scope": scope, **values})
         else:
-            session.execute(self.sql.replace_record, {"row_id": claim.row_id, **values})
+            connection.execute(self.sql.replace_record, {"row_id": claim.row_id, **values})
 
 
 class PostgresStore:
@@ -283,7 +285,7 @@ class PostgresStore:
 
     def save(self, session, claim, scope, caller, fingerprint, stored, ttl_seconds) -> None:
         values = _response_values(stored, ttl_seconds)
-        session.execute(self.sql.fill_claimed, {"row_id": claim.row_id, **values})
+        session.connection().execute(self.sql.fill_claimed, {"row_id": claim.row_id, **values})
 
 
 def store_for(dialect: str, records: Table, lock_timeout_ms: int) -> SQLiteStore | PostgresStore:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import Boolean, event, insert, literal_column, select
 from sqlalchemy.orm import Session
 
 from league_api.auth import has_scope
@@ -25,7 +25,17 @@ from league_api.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSub
 from league_api.webhooks.events import EVENT_TYPES
 
 PENDING_EVENTS = "league_api.webhooks.pending"
-_INSERT_EVENT = insert(WebhookEvent.__table__)
+
+# Whether any subscription is live at all, answered by the event's own INSERT (RETURNING): with
+# none, the fan-out at commit has nothing to read (``fan_out_needed``). Spelled out in SQL: a
+# subquery in RETURNING would have its columns rendered without their tables.
+_ANY_LIVE = literal_column(
+    f"EXISTS (SELECT 1 FROM {WebhookSubscription.__tablename__} AS s"
+    f" JOIN {ApiKey.__tablename__} AS k ON k.id = s.api_key_id"
+    " WHERE s.disabled_at IS NULL AND k.revoked_at IS NULL)",
+    Boolean,
+)
+_INSERT_EVENT = insert(WebhookEvent.__table__).returning(_ANY_LIVE.label("live"))
 
 
 def _subject_ids(subject: dict[str, Any]) -> dict[str, Any]:
@@ -48,34 +58,31 @@ class Emitted:
     subject: dict[str, Any]
     # The (nested) transaction it was written in: a rollback of that one discards it.
     transaction: Any
+    # Whether a live subscription existed when the event was written.
+    live: bool
 
 
 def emit(event_type: str, **subject: Any) -> Emitted:
     """Write the event into the outbox, in the caller's transaction (savepoint included).
 
-    One Core INSERT, not an ORM object: the unit of work's flush cost several times the
-    statement itself on every emitting request.
+    One Core INSERT on the session's connection, not an ORM object: the unit of work's flush
+    cost several times the statement itself on every emitting request. It also returns whether
+    any subscription is live, so a deployment without one never reads subscriptions at commit.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event {event_type!r}")
     subject = EVENT_TYPES[event_type].snapshot(subject)
     session = db.session()
-    event = Emitted(
-        new_id(),
-        event_type,
-        utcnow(),
-        subject,
-        session.get_nested_transaction() or session.get_transaction(),
-    )
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "id": event.id,
-            "type": event_type,
-            "subject": _subject_ids(subject),
-            "created_at": event.created_at,
-        },
-    )
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    event_id, created_at = new_id(), utcnow()
+    values = {
+        "id": event_id,
+        "type": event_type,
+        "subject": _subject_ids(subject),
+        "created_at": created_at,
+    }
+    live = session.connection().execute(_INSERT_EVENT, values).scalar()
+    event = Emitted(event_id, event_type, created_at, subject, transaction, bool(live))
     session.info.setdefault(PENDING_EVENTS, []).append(event)
     return event
 
@@ -130,8 +137,19 @@ def fan_out(session: Session, events: list[Emitted]) -> None:
 @event.listens_for(Session, "before_commit")
 def _fan_out_before_commit(session: Session) -> None:
     pending = session.info.pop(PENDING_EVENTS, None)
-    if pending:
+    if pending and fan_out_needed(pending):
         fan_out(session, pending)
+
+
+def fan_out_needed(pending: list[Emitted]) -> bool:
+    """Whether any subscription was live when one of these events was written.
+
+    On SQLite the request holds the write lock from before its first event to its commit: no
+    subscription can commit in between, so the answer is exact. On PostgreSQL (READ COMMITTED)
+    a subscription committed after the event's INSERT is not seen by it; such a subscription
+    receives the changes that write their events after it committed (docs/WEBHOOKS.md).
+    """
+    return any(event.live for event in pending)
 
 
 def _within(transaction: Any, ended: Any) -> bool:
