@@ -331,8 +331,9 @@ def purge_expired(batch_size: int | None = None, pause_seconds: float | None = N
                     return removed
                 time.sleep(pause_seconds)
         finally:
-            for name, value in restore.items():
-                driver.execute(f"PRAGMA {name} = {int(value)}").close()
+            if not connection.invalidated:
+                for name, value in restore.items():
+                    driver.execute(f"PRAGMA {name} = {int(value)}").close()
 
 
 def _purge_pragmas(driver: Any) -> dict[str, int]:
