@@ -52,7 +52,7 @@ def upgrade(app: Flask, revision: str = "heads") -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 100000),
-    help="Records per transaction. [default: 200 on SQLite, 1000 on PostgreSQL]",
+    help="Records per transaction. [default: 400 on SQLite, 1000 on PostgreSQL]",
 )
 @click.option(
     "--pause-ms",

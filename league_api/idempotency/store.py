@@ -286,7 +286,7 @@ def store_for(
 # which every waiting writer takes the lock. The purge itself waits for the lock by retrying
 # every few ms (a busy timeout of SQLITE_PURGE_RETRY_MS): with the handler's longer sleeps
 # it would rarely find the lock free between one request and the next.
-SQLITE_PURGE_BATCH_SIZE = 200
+SQLITE_PURGE_BATCH_SIZE = 400
 SQLITE_PURGE_PAUSE_SECONDS = 0.03
 SQLITE_PURGE_RETRY_MS = 10
 # Below the 1000 WAL pages at which a request's commit would run the checkpoint.
