@@ -11,6 +11,8 @@ Part 2, the write stall: every big-file record but the replayed one is moved int
 then ``flask idempotency purge`` runs in a separate process while this process sends
 unkeyed ``POST /api/v1/tickets`` back to back; the stall is the writer's longest latency during
 the purge minus its longest latency over as many requests without a purge, in the same run.
+Beside it, the writer's longest wait for the write lock (its ``BEGIN IMMEDIATE``), which CPU
+contention on a busy machine disturbs far less than whole-request latencies.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import event
+
 from league_api import create_app
+from league_api.db import db
 
 TICKET = {"subject": "Lag", "description": "The lobby lags", "category": "technical_bug"}
 BODY = json.dumps(TICKET).encode()
@@ -87,14 +92,35 @@ def sizes(small, big, requests: int) -> dict[str, float]:
     return result
 
 
-def longest(client, auth, stop) -> tuple[float, int, float]:
-    """The writer's longest latency (ms), its request count and its p99 (ms)."""
+def longest(client, auth, stop, waits: list[int]) -> tuple[float, int, float, float, float]:
+    """The writer's longest latency (ms), its request count, its p99, its longest and p99 lock
+    wait (ms)."""
     latencies: list[int] = []
+    waits.clear()
     while not stop(len(latencies)):
         latencies.append(post(client, auth))
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)] / 1e6
-    return latencies[-1] / 1e6, len(latencies), p99
+    waits.sort()
+    wait_p99 = waits[int(len(waits) * 0.99)] / 1e6
+    return latencies[-1] / 1e6, len(latencies), p99, waits[-1] / 1e6, wait_p99
+
+
+def time_lock_waits(app, waits: list[int]) -> None:
+    """Append the duration of each ``BEGIN IMMEDIATE`` of ``app``'s engine to ``waits`` (ns)."""
+    with app.app_context():
+        engine = db.engine
+    started: dict[int, int] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(_conn, cursor, statement, *_args):
+        if statement == "BEGIN IMMEDIATE":
+            started[id(cursor)] = time.perf_counter_ns()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(_conn, cursor, statement, *_args):
+        if statement == "BEGIN IMMEDIATE":
+            waits.append(time.perf_counter_ns() - started.pop(id(cursor)))
 
 
 def stall(app, url: str, auth, purge_args: list[str]) -> dict[str, float]:
@@ -108,6 +134,8 @@ def stall(app, url: str, auth, purge_args: list[str]) -> dict[str, float]:
         expired = connection.execute("SELECT count(*) FROM idempotency_records").fetchone()[0]
     connection.close()
     client = app.test_client()
+    waits: list[int] = []
+    time_lock_waits(app, waits)
     for _ in range(20):
         post(client, auth)
     env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url}
@@ -118,10 +146,14 @@ def stall(app, url: str, auth, purge_args: list[str]) -> dict[str, float]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    during, count, during_p99 = longest(client, auth, lambda _n: purge.poll() is not None)
+    during, count, during_p99, during_wait, during_wait_p99 = longest(
+        client, auth, lambda _n: purge.poll() is not None, waits
+    )
     purge_seconds = time.monotonic() - started
     output = purge.communicate()[0].strip()
-    without, _, without_p99 = longest(client, auth, lambda n: n >= count)
+    without, _, without_p99, without_wait, without_wait_p99 = longest(
+        client, auth, lambda n: n >= count, waits
+    )
     return {
         "records": expired,
         "purge_seconds": purge_seconds,
@@ -132,6 +164,10 @@ def stall(app, url: str, auth, purge_args: list[str]) -> dict[str, float]:
         "stall_ms": during - without,
         "p99_during_ms": during_p99,
         "p99_without_ms": without_p99,
+        "longest_lock_wait_during_ms": during_wait,
+        "longest_lock_wait_without_ms": without_wait,
+        "p99_lock_wait_during_ms": during_wait_p99,
+        "p99_lock_wait_without_ms": without_wait_p99,
     }
 
 

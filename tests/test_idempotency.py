@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
 from commit_hook import HOOK
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
 
 from league_api import create_app
 from league_api.api import tickets as tickets_api
 from league_api.db import db
 from league_api.errors import InvalidRequest, ServiceUnavailable
 from league_api.idempotency import IdempotencyRecord
-from league_api.idempotency.store import db_now_plus
+from league_api.idempotency.store import db_now_plus, purge_expired
 from league_api.models import SupportTicket, TicketMessage
 
 BACKEND = "postgresql" if os.environ.get("LEAGUE_API_TEST_DATABASE_URL") else "sqlite"
@@ -229,6 +230,47 @@ def test_purge_works_in_batches(api, app, runner):
 def test_purge_rejects_a_zero_batch_size(runner):
     result = runner.invoke(args=["idempotency", "purge", "--batch-size", "0"])
     assert result.exit_code != 0
+
+
+def test_purge_goes_by_expiry_with_a_changed_ttl_and_a_reused_record(api, app, runner):
+    """Id order is not expiry order: after the TTL is shortened, newer records expire before
+    older ones, and an expired record reused by a retry keeps its old id with a new expiry.
+    The purge removes exactly the expired records, one batch at a time."""
+    for index in range(2):
+        api.post("/tickets", "alice", TICKET, key=f"long-{index}")
+    first_reused = api.post("/tickets", "alice", TICKET, key="reused")
+    expire_all_records(app)
+    app.config["IDEMPOTENCY_TTL_SECONDS"] = 60
+    reused = api.post("/tickets", "alice", TICKET, key="reused")
+    assert reused.status_code == 201 and reused.data != first_reused.data
+    assert "Idempotent-Replayed" not in reused.headers
+    with app.app_context():
+        # Only the long-TTL records were expired above: give them back a day's TTL.
+        long_ids = [row["id"] for row in record_rows(app)][:2]
+        db.session.execute(
+            update(RECORDS).where(RECORDS.c.id.in_(long_ids)).values(expires_at=db_now_plus(86400))
+        )
+        db.session.commit()
+    for index in range(2):
+        api.post("/tickets", "alice", TICKET, key=f"short-{index}")
+    before = record_rows(app)
+    reused_id = before[2]["id"]
+    with app.app_context():
+        # The short TTL has passed for the two newest records, not for the older ones.
+        db.session.execute(
+            update(RECORDS)
+            .where(RECORDS.c.id.in_([row["id"] for row in before[3:]]))
+            .values(expires_at=db_now_plus(-1))
+        )
+        db.session.commit()
+    result = runner.invoke(args=["idempotency", "purge", "--batch-size", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 2 expired idempotency records." in result.stdout
+    assert [row["id"] for row in record_rows(app)] == [row["id"] for row in before[:3]]
+    assert is_expired(app) == [False, False, False]
+    assert record_rows(app)[2]["id"] == reused_id
+    replay = api.post("/tickets", "alice", TICKET, key="reused")
+    assert replay.headers.get("Idempotent-Replayed") == "true" and replay.data == reused.data
 
 
 # -- scope --------------------------------------------------------------------------------------
@@ -617,7 +659,7 @@ def test_the_ttl_comes_from_flask_environment_variables(database_url, monkeypatc
 
 @pytest.mark.backend("postgresql")
 def test_purge_never_deletes_a_record_replaced_while_it_runs(api, app, runner):
-    """A retry replaces an expired record between the purge's SELECT and its DELETE: the fresh
+    """A retry replaces an expired record just before the purge's DELETE runs: the fresh
     record must survive, or a later retry would run the operation a second time."""
     api.post("/tickets", "alice", TICKET, key="race")
     expire_all_records(app)
@@ -644,4 +686,46 @@ def test_purge_never_deletes_a_record_replaced_while_it_runs(api, app, runner):
     assert "Removed 0 expired idempotency records." in result.stdout
     retry = api.post("/tickets", "alice", TICKET, key="race")
     assert retry.headers.get("Idempotent-Replayed") == "true" and retry.data == fresh.data
+    assert count(app, SupportTicket) == 2
+
+
+def _wait_for_a_waiting_purge(app, timeout: float = 20.0) -> None:
+    """Poll until the purge's DELETE waits on a row lock (bounded)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND query LIKE :delete"
+    )
+    deadline = time.monotonic() + timeout
+    with app.app_context(), db.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            if connection.execute(query, {"delete": f"DELETE FROM {RECORDS.name}%"}).scalar_one():
+                return
+            time.sleep(0.01)
+    raise AssertionError("the purge never waited on the retry's row lock")
+
+
+@pytest.mark.backend("postgresql")
+def test_purge_keeps_a_record_a_retry_replaces_while_the_delete_waits(api, app):
+    """The purge's DELETE has read the expired record and waits on the row lock of a retry that
+    is replacing it; once the retry commits, the DELETE checks expiry again on the newer row and
+    keeps it."""
+    api.post("/tickets", "alice", TICKET, key="race")
+    expire_all_records(app)
+    hold = Hold("race")
+    retry = hold_first(api, app, hold)
+
+    def purge() -> int:
+        with app.app_context():
+            return purge_expired()
+
+    try:
+        purging = in_thread(purge)
+        _wait_for_a_waiting_purge(app)
+    finally:
+        hold.release.set()
+    fresh = finish(retry)
+    assert finish(purging) == 0
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    again = api.post("/tickets", "alice", TICKET, key="race")
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.data == fresh.data
     assert count(app, SupportTicket) == 2

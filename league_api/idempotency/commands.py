@@ -49,10 +49,20 @@ def upgrade(app: Flask, revision: str = "heads") -> None:
 
 
 @idempotency_cli.command("purge")
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100000))
-def purge_command(batch_size: int) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100000),
+    help="Records per transaction. [default: 400 on SQLite, 1000 on PostgreSQL]",
+)
+@click.option(
+    "--pause-ms",
+    type=click.IntRange(0, 10000),
+    help="Pause between batches, for waiting writers. [default: 30 on SQLite, 0 on PostgreSQL]",
+)
+def purge_command(batch_size: int | None, pause_ms: int | None) -> None:
     """Delete expired idempotency records and print how many were removed."""
-    removed = purge_expired(batch_size)
+    pause = None if pause_ms is None else pause_ms / 1000
+    removed = purge_expired(batch_size, pause)
     click.echo(f"Removed {removed} expired idempotency records.")
 
 

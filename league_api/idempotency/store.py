@@ -35,7 +35,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from league_api.idempotency.transactions import EXTENSION, begin_write, read_row
+from league_api.idempotency.transactions import (
+    DEFERRED_OPTION,
+    EXTENSION,
+    WRITE_OPTION,
+    read_row,
+)
 from league_api.idempotency.transactions import session as current_session
 
 
@@ -297,37 +302,90 @@ def store_for(dialect: str, records: Table, lock_timeout_ms: int) -> SQLiteStore
     raise RuntimeError(f"idempotency records are not supported on {dialect}")
 
 
-# SQLite's busy handler sleeps between attempts, up to 100 ms at a time: a writer waiting for
-# the lock wakes at least once in a pause this long, so back-to-back batches cannot starve it.
-SQLITE_PURGE_PAUSE_SECONDS = 0.11
+# SQLite (bench/records.py). A writer waiting for the lock does not queue: its busy handler
+# sleeps and retries (1, 2, 5, 10, 15, 20, 25, 25, 25 ms, then longer). So a purge batch is
+# small (it holds the lock a few ms) and is followed by a pause longer than those sleeps, in
+# which every waiting writer takes the lock. The purge itself waits for the lock by retrying
+# every few ms (a busy timeout of SQLITE_PURGE_RETRY_MS): with the handler's longer sleeps
+# it would rarely find the lock free between one request and the next.
+SQLITE_PURGE_BATCH_SIZE = 400
+SQLITE_PURGE_PAUSE_SECONDS = 0.03
+SQLITE_PURGE_RETRY_MS = 10
+# Below the 1000 WAL pages at which a request's commit would run the checkpoint.
+SQLITE_PURGE_CHECKPOINT_PAGES = 500
+PURGE_BATCH_SIZE = 1000
 
 
-def purge_expired(batch_size: int = 1000, pause_seconds: float | None = None) -> int:
+def purge_expired(batch_size: int | None = None, pause_seconds: float | None = None) -> int:
     """Delete expired records in batches through the ``expires_at`` index; each batch commits.
 
-    Short batches keep each write transaction brief. On SQLite a full batch is followed by a
-    pause (``SQLITE_PURGE_PAUSE_SECONDS``) that leaves the write lock to waiting requests: a
-    purge of a million records then delays a concurrent write by about one batch, not by the
-    whole run (bench/records.py). PostgreSQL's deletes block no other request: no pause.
+    One statement per batch deletes the oldest expired ids and checks expiry again on the row
+    it deletes: on PostgreSQL a retry may have replaced (reused) a record after the subquery
+    read it, and the re-check on that newer row keeps it. A batch that removes fewer than
+    ``batch_size`` ends the run. SQLite: see above and ``_purge_pragmas``. PostgreSQL's
+    deletes block no other request: no pause.
     """
-    session = current_session()()
     records = current_records()
+    engine = current_session()().get_bind()
+    sqlite = engine.dialect.name == "sqlite"
+    if batch_size is None:
+        batch_size = SQLITE_PURGE_BATCH_SIZE if sqlite else PURGE_BATCH_SIZE
     if pause_seconds is None:
-        sqlite = session.get_bind().dialect.name == "sqlite"
         pause_seconds = SQLITE_PURGE_PAUSE_SECONDS if sqlite else 0.0
+    expired = records.c.expires_at <= db_now_plus(0)
+    oldest = select(records.c.id).where(expired).order_by(records.c.expires_at).limit(batch_size)
+    purge = delete(records).where(records.c.id.in_(oldest), expired)
     removed = 0
+    with engine.connect() as connection:
+        # SQLite: no BEGIN from the engine's hook; _take_write_lock sends BEGIN IMMEDIATE.
+        connection.execution_options(**{WRITE_OPTION: True, DEFERRED_OPTION: sqlite})
+        # Pragmas go to the driver outside any transaction (SQLite refuses some inside one).
+        driver = connection.connection.dbapi_connection if sqlite else None
+        restore = _purge_pragmas(driver) if driver is not None else {}
+        try:
+            while True:
+                with connection.begin():
+                    if driver is not None:
+                        _take_write_lock(connection, restore["busy_timeout"] / 1000)
+                    deleted = connection.execute(purge).rowcount
+                removed += deleted
+                if deleted < batch_size:
+                    return removed
+                time.sleep(pause_seconds)
+        finally:
+            if not connection.invalidated:
+                for name, value in restore.items():
+                    driver.execute(f"PRAGMA {name} = {int(value)}").close()
+
+
+def _purge_pragmas(driver: Any) -> dict[str, int]:
+    """Set the purge's own SQLite connection up; returns the values to restore after it.
+
+    ``synchronous`` NORMAL (or the engine's laxer level): no fsync while the purge holds the
+    lock; a batch lost to a power cut is simply purged again (requests' FULL commits still
+    sync the WAL, theirs included). A lower ``wal_autocheckpoint``: the purge's own commits
+    checkpoint the WAL, after releasing the lock, before a request's commit would have to.
+    """
+    previous = {}
+    for name, value in (
+        ("synchronous", 1),
+        ("wal_autocheckpoint", SQLITE_PURGE_CHECKPOINT_PAGES),
+        ("busy_timeout", SQLITE_PURGE_RETRY_MS),
+    ):
+        cursor = driver.execute(f"PRAGMA {name}")
+        (previous[name],) = cursor.fetchone()
+        cursor.close()
+        driver.execute(f"PRAGMA {name} = {min(previous[name], value)}").close()
+    return previous
+
+
+def _take_write_lock(connection: Any, patience_seconds: float) -> None:
+    """BEGIN IMMEDIATE, retried until the engine's own busy timeout has passed."""
+    give_up = time.monotonic() + patience_seconds
     while True:
-        begin_write()
-        expired = records.c.expires_at <= db_now_plus(0)
-        batch = select(records.c.id).where(expired).order_by(records.c.expires_at).limit(batch_size)
-        ids = session.execute(batch).scalars().all()
-        if not ids:
-            session.rollback()
-            return removed
-        # Expiry is checked again: on PostgreSQL a retry may have replaced one of these records
-        # since the SELECT, and the DELETE re-evaluates its WHERE on that newer row, which stays.
-        result = session.execute(delete(records).where(records.c.id.in_(ids), expired))
-        session.commit()
-        removed += result.rowcount
-        if len(ids) == batch_size and pause_seconds > 0:
-            time.sleep(pause_seconds)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as error:
+            if "locked" not in str(error.orig) or time.monotonic() >= give_up:
+                raise

@@ -24,6 +24,8 @@ EXTENSION = "league_api.idempotency"
 
 # Execution option that marks a connection's transaction as a write (SQLite: BEGIN IMMEDIATE).
 WRITE_OPTION = "league_api_write"
+# With WRITE_OPTION: the caller sends SQLite's BEGIN IMMEDIATE itself (the purge retries it).
+DEFERRED_OPTION = "league_api_deferred_write"
 
 SYNCHRONOUS_LEVELS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
@@ -123,9 +125,10 @@ def configure_engine(
 
 
 def _on_begin(connection: Any) -> None:
-    statement = (
-        "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "BEGIN"
-    )
+    options = connection.get_execution_options()
+    if options.get(DEFERRED_OPTION):
+        return
+    statement = "BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN"
     if _observed(connection.engine):
         connection.exec_driver_sql(statement)
         return
