@@ -40,6 +40,7 @@ from league_api.idempotency.transactions import (
     release_read_connection,
     run_write,
     transactional,
+    write_row,
 )
 
 log = logging.getLogger(__name__)
@@ -248,4 +249,5 @@ __all__ = [
     "run_write",
     "table_name",
     "transactional",
+    "write_row",
 ]

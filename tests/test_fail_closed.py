@@ -40,17 +40,23 @@ def view_runs(monkeypatch) -> list[str]:
     """Names of the views that ran (keyed or not) through the idempotency layer."""
     runs: list[str] = []
     in_savepoint = decorator._run_view_in_savepoint
+    alone = decorator._run_view_alone
     run_write = decorator.run_write
 
     def spy_savepoint(view, *args: Any):
         runs.append(view.__name__)
         return in_savepoint(view, *args)
 
+    def spy_alone(session, view, *args: Any):
+        runs.append(view.__name__)
+        return alone(session, view, *args)
+
     def spy_run_write(view, *args: Any, **kwargs: Any):
         runs.append(view.__name__)
         return run_write(view, *args, **kwargs)
 
     monkeypatch.setattr(decorator, "_run_view_in_savepoint", spy_savepoint)
+    monkeypatch.setattr(decorator, "_run_view_alone", spy_alone)
     monkeypatch.setattr(decorator, "run_write", spy_run_write)
     return runs
 

@@ -4,6 +4,7 @@ both on the host's own Flask-SQLAlchemy instance."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 import league_api
 from league_api import idempotency
 from league_api.errors import APIError
-from league_api.idempotency import idempotent
+from league_api.idempotency import decorator, idempotent
 from league_api.idempotency.model import record_model
 from league_api.jsonbody import json_object_body
 
@@ -190,6 +191,39 @@ def test_a_4xx_raised_after_a_write_is_stored_with_the_writes_rolled_back(host):
     assert again.headers["Idempotent-Replayed"] == "true"
     assert calls == ["nope"]
     assert count(app, HostNote) == 0
+
+
+def test_a_duplicate_that_commits_after_a_rolled_back_4xx_answers_both(host, monkeypatch):
+    """SQLite runs the view without a savepoint: a 4xx raised after a write rolls the whole
+    transaction back and takes the lock again to store it. A duplicate that ran and committed
+    in that gap wins; the rejected run answers with the duplicate's stored response."""
+    app, calls = host
+    claim_again = decorator._claim_again
+    duplicate: list[Any] = []
+
+    def duplicate_commits_first(*args: Any):
+        # In the gap (the write lock released), on a thread of its own: a whole request.
+        worker = threading.Thread(
+            target=lambda: duplicate.append(post(app.test_client(), {"text": "race"}, "race-1"))
+        )
+        worker.start()
+        worker.join()
+        return claim_again(*args)
+
+    monkeypatch.setattr(decorator, "_claim_again", duplicate_commits_first)
+    app.config["HOST_FAIL_NEXT"] = "reject"
+    first = post(app.test_client(), {"text": "race"}, key="race-1")
+    with app.app_context():
+        sqlite = host_db.engine.dialect.name == "sqlite"
+    if not sqlite:
+        # PostgreSQL keeps a savepoint (its claim row precedes the view): no gap, no duplicate.
+        assert duplicate == [] and first.status_code == 422
+        return
+    [winner] = duplicate
+    assert winner.status_code == 201 and "Idempotent-Replayed" not in winner.headers
+    assert first.status_code == 201 and first.data == winner.data
+    assert first.headers["Idempotent-Replayed"] == "true"
+    assert calls == ["race", "race"] and count(app, HostNote) == 1
 
 
 def test_the_host_app_gets_json_body_errors_without_league_handlers(host):

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from league_api.db import db
+from league_api.db import db, write_row
 from league_api.domain import one_or_404
 from league_api.errors import TicketClosed, TicketNotFound
 from league_api.models import (
@@ -69,7 +69,7 @@ def open_ticket(owner_id: str, subject: str, description: str, category: str) ->
         "created_at": now,
         "updated_at": now,
     }
-    number = connection.execute(_OPEN[connection.dialect.name], values).scalar_one()
+    (number,) = write_row(connection, _OPEN[connection.dialect.name], values)
     ticket = OpenedTicket(ticket_number=number, **values)
     emit("ticket.created", ticket=ticket)
     return ticket

@@ -35,6 +35,7 @@ from league_api.idempotency.transactions import (
     default_engine,
     ensure_write_transaction,
     release_read_connection,
+    rows_changed,
     run_write,
 )
 from league_api.idempotency.transactions import session as current_session
@@ -119,11 +120,12 @@ def idempotent(view: Callable[..., Any] | None = None, *, identity: Identity | N
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        key = read_key()
+        early = g.pop(_EARLY, None)
+        key = early.key if early is not None else read_key()
         body = json_object_body()
         if key is None:
             return run_write(view, *args, **kwargs)
-        return _run_keyed(view, args, kwargs, key, body, identity)
+        return _run_keyed(view, args, kwargs, key, body, identity, early)
 
     wrapper.write_transaction = True  # type: ignore[attr-defined]
     wrapper.idempotent = True  # type: ignore[attr-defined]
@@ -199,22 +201,32 @@ def _caller(identity: Identity | None) -> str:
     return str(identity())
 
 
-def _run_keyed(view, args, kwargs, key: str, body: Any, identity: Identity | None) -> Response:
-    keyed = g.pop(_EARLY, None)
-    if keyed is None or keyed.key != key:
+def _run_keyed(
+    view, args, kwargs, key: str, body: Any, identity: Identity | None, keyed: _Keyed | None
+) -> Response:
+    if keyed is None:
         keyed = _identify(key, body, identity)
     scope, caller, request_fingerprint = keyed.scope, keyed.caller, keyed.fingerprint
     session = current_session()
     store = _store()
+    # SQLite, in a transaction of its own: nothing precedes the view in it, so a raised 4xx can
+    # undo the whole transaction instead of a savepoint (a pair of statements on every request).
+    whole_transaction = isinstance(store, SQLiteStore) and not _in_transaction(session)
     claim = _claim(store, session, keyed)
     if claim.conflict or claim.stored is not None:
-        release_read_connection()
-        session.rollback()  # nothing was written: this only ends the read (or the claim)
-        _outcome("conflict" if claim.conflict else "replayed")
-        return _answer_from_record(claim)
+        return _answer_claimed(session, claim)
 
     _outcome("executed")
-    response = _run_view_in_savepoint(view, args, kwargs)
+    if whole_transaction:
+        response, undone = _run_view_alone(session, view, args, kwargs)
+        if undone:
+            # The view's writes are gone with its transaction; record its 4xx in a new one,
+            # unless a duplicate ran and committed in between (then answer from its record).
+            claim = _claim_again(store, session, keyed)
+            if claim.conflict or claim.stored is not None:
+                return _answer_claimed(session, claim)
+    else:
+        response = _run_view_in_savepoint(view, args, kwargs)
     if response.status_code >= 500:
         session.rollback()
         return response
@@ -264,6 +276,27 @@ def _claim(store, session, keyed: _Keyed) -> Claim:
         raise key_in_use() from None
 
 
+def _in_transaction(session) -> bool:
+    # Without creating the request's Session when none exists yet (scoped_session would).
+    return session.registry.has() and session().in_transaction()
+
+
+def _answer_claimed(session, claim: Claim) -> Response:
+    release_read_connection()
+    session.rollback()  # nothing was written: this only ends the read (or the claim)
+    _outcome("conflict" if claim.conflict else "replayed")
+    return _answer_from_record(claim)
+
+
+def _claim_again(store, session, keyed: _Keyed) -> Claim:
+    """SQLite: the write lock again, and the record read again under it."""
+    try:
+        begin_write()
+    except WriteLockTimeout:
+        raise key_in_use() from None
+    return store.claim(session.connection(), keyed.scope, keyed.caller, keyed.fingerprint)
+
+
 def _lost_race(store, session, scope: str, caller: str, request_fingerprint: str) -> Response:
     """A duplicate committed first: undo this run entirely and answer from its record."""
     session.rollback()
@@ -305,6 +338,30 @@ def _run_view_in_savepoint(view, args: tuple, kwargs: dict) -> Response:
         raise
     savepoint.commit()
     return response
+
+
+def _run_view_alone(session, view, args: tuple, kwargs: dict) -> tuple[Response, bool]:
+    """Run the view as the whole transaction; a raised 4xx undoes what it wrote.
+
+    A 4xx raised before any write (validation, a missing resource: the usual case) keeps the
+    transaction, and its record is saved in it. One raised after writing rolls the whole
+    transaction back (True).
+    """
+    changes = rows_changed()
+    try:
+        response = current_app.make_response(view(*args, **kwargs))
+    except HTTPException as error:
+        if (error.code or 500) >= 500:
+            session.rollback()
+            raise
+        if rows_changed() != changes or session.new or session.dirty or session.deleted:
+            session.rollback()
+            return _render_http_error(error), True
+        return _render_http_error(error), False
+    except BaseException:
+        session.rollback()
+        raise
+    return response, False
 
 
 def _render_http_error(error: HTTPException) -> Response:

@@ -40,6 +40,7 @@ from league_api.idempotency.transactions import (
     EXTENSION,
     WRITE_OPTION,
     read_row,
+    write_row,
 )
 from league_api.idempotency.transactions import session as current_session
 
@@ -235,9 +236,9 @@ class SQLiteStore:
         # On the session's connection: a Core statement needs none of the ORM's execute path.
         connection = session.connection()
         if claim.row_id is None:
-            connection.execute(self.sql.insert_record, {"scope": scope, **values})
+            write_row(connection, self.sql.insert_record, {"scope": scope, **values})
         else:
-            connection.execute(self.sql.replace_record, {"row_id": claim.row_id, **values})
+            write_row(connection, self.sql.replace_record, {"row_id": claim.row_id, **values})
 
 
 class PostgresStore:

@@ -212,58 +212,97 @@ def release_read_connection(_error: BaseException | None = None) -> None:
         found.close()
 
 
-class _PreparedRead:
-    """A SELECT for the SQLite pre-lock reads, compiled once for one dialect.
+class _Prepared:
+    """A statement for SQLite compiled once, sent straight to the driver when nobody looks.
 
     When nothing observes the engine's statements (no ``before/after_cursor_execute``
-    listener, no echo), it runs straight on the DBAPI cursor: the same SQL and parameters
-    SQLAlchemy would send, with the columns' own result conversions, at a tenth of the CPU of
-    a Core execution. Anyone who listens (query counters, tracing, tests) gets the ordinary
-    Core execution, so what they see is unchanged; so does any error (the read is run again
-    through Core, which wraps and handles it).
+    listener, no echo), it runs on the DBAPI cursor: the same SQL and parameters SQLAlchemy
+    would send (its bind processors applied here), with the columns' own result conversions,
+    at a fraction of the CPU of a Core execution. Anyone who listens (query counters, tracing,
+    tests) gets the ordinary Core execution, so what they see is unchanged. Statements with
+    Python-side defaults, expanding parameters or a missing required parameter always go
+    through Core.
     """
 
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        columns = list(statement.selected_columns)
+    def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...] | None) -> None:
+        compiled = statement.compile(
+            dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
+        )
+        columns = list(statement.exported_columns) if _returns_rows(statement) else []
         self.statement = statement
+        self.dialect = dialect
         self.sql = compiled.string
         self.positions = tuple(compiled.positiontup or ())
-        self.defaults = {name: bind.value for name, bind in compiled.binds.items()}
+        binds = compiled.binds
+        self.optional = {name: bind.value for name, bind in binds.items() if not bind.required}
+        self.bind_processors = tuple(
+            binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.positions
+        )
         self.processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
-        self.row = namedtuple("Row", [column.key for column in columns])  # noqa: PYI024
+        self.row = namedtuple("Row", [column.key for column in columns]) if columns else None  # noqa: PYI024
         self.direct = (
             dialect.paramstyle == "qmark"
             and "POSTCOMPILE" not in self.sql
-            and set(self.positions) <= set(self.defaults)
-            and not any(
-                bind.type.dialect_impl(dialect).bind_processor(dialect) is not None
-                or bind.callable is not None
-                for bind in compiled.binds.values()
-            )
+            and set(self.positions) <= set(binds)
+            and not getattr(compiled, "insert_prefetch", None)
+            and not getattr(compiled, "update_prefetch", None)
+            and not any(bind.callable is not None for bind in binds.values())
         )
 
-    def first(self, reads: _Reads, parameters: dict[str, Any]) -> Any:
-        if self.direct and not _observed(reads.engine):
-            values = tuple(
-                parameters[name] if name in parameters else self.defaults[name]
+    def values(self, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The driver's parameters, or None if one is missing (Core then raises its error)."""
+        try:
+            raw = [
+                parameters[name] if name in parameters else self.optional[name]
                 for name in self.positions
-            )
+            ]
+        except KeyError:
+            return None
+        return tuple(
+            value if process is None else process(value)
+            for process, value in zip(self.bind_processors, raw, strict=True)
+        )
+
+    def read_first(self, reads: _Reads, parameters: dict[str, Any]) -> Any:
+        """A SELECT's first row on the pre-lock read connection (outside any transaction)."""
+        values = self.values(parameters) if self.direct else None
+        if values is not None and not _observed(reads.engine):
             try:
-                cursor = reads.dbapi.cursor()
-                try:
-                    cursor.execute(self.sql, values)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                row = self._run(reads.dbapi, values)
             except reads.engine.dialect.loaded_dbapi.Error:
                 pass  # through Core below: its exception, its invalidation of a dead connection
             else:
                 return None if row is None else self._convert(row)
         row = reads.core().execute(self.statement, parameters).first()
         return None if row is None else self.row(*row)
+
+    def write(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        """A write in the connection's transaction; its RETURNING row, if any, else None."""
+        values = self.values(parameters) if self.direct else None
+        if values is None or _observed(connection.engine) or _listened(connection):
+            result = connection.execute(self.statement, parameters)
+            return result.first() if self.row is not None else None
+        dbapi = connection.connection.dbapi_connection
+        try:
+            row = self._run(dbapi, values)
+        except self.dialect.loaded_dbapi.Error as error:
+            # What Core raises (an IntegrityError for a duplicate key, say). A failed statement
+            # changed nothing: SQLite undoes it alone and the transaction goes on.
+            raise DBAPIError.instance(
+                self.sql, values, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
+            ) from error
+        return None if row is None else self._convert(row)
+
+    def _run(self, dbapi: Any, values: tuple[Any, ...]) -> Any:
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(self.sql, values)
+            return cursor.fetchone() if self.row is not None else None
+        finally:
+            cursor.close()
 
     def _convert(self, row: tuple[Any, ...]) -> Any:
         return self.row(
@@ -272,6 +311,16 @@ class _PreparedRead:
                 for process, value in zip(self.processors, row, strict=True)
             ]
         )
+
+
+def _returns_rows(statement: Any) -> bool:
+    return bool(getattr(statement, "is_select", False) or getattr(statement, "_returning", ()))
+
+
+def _listened(connection: Connection) -> bool:
+    """Cursor listeners on this one connection (an engine's are ``_observed``)."""
+    events = connection.dispatch
+    return bool(events.before_cursor_execute or events.after_cursor_execute)
 
 
 def _observed(engine: Engine) -> bool:
@@ -287,8 +336,8 @@ def _observed(engine: Engine) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _prepared(statement: Any, dialect: Any) -> _PreparedRead:
-    return _PreparedRead(statement, dialect)
+def _prepared(statement: Any, dialect: Any, column_keys: tuple[str, ...] | None) -> _Prepared:
+    return _Prepared(statement, dialect, column_keys)
 
 
 def read_row(statement: Any, parameters: dict[str, Any]) -> Any:
@@ -299,7 +348,32 @@ def read_row(statement: Any, parameters: dict[str, Any]) -> Any:
     engine = default_engine()
     if engine.dialect.name != "sqlite":
         return session()().connection().execute(statement, parameters).first()
-    return _prepared(statement, engine.dialect).first(_sqlite_reads(), parameters)
+    return _prepared(statement, engine.dialect, None).read_first(_sqlite_reads(), parameters)
+
+
+def write_row(connection: Connection, statement: Any, parameters: dict[str, Any]) -> Any:
+    """Run a write built once at import in ``connection``'s transaction (the Session's).
+
+    Returns the ``RETURNING`` row, if the statement has one, else None. On SQLite it goes
+    straight to the driver unless someone observes the engine's statements (``_Prepared``).
+    An ``INSERT`` without ``.values()`` is compiled for the parameters' keys.
+    """
+    if connection.dialect.name != "sqlite":
+        result = connection.execute(statement, parameters)
+        return result.first() if _returns_rows(statement) else None
+    cache_key = (statement, connection.dialect, tuple(parameters))
+    prepared = _written.get(cache_key)
+    if prepared is None:
+        # Column values given only at execution (``insert(table)`` without them in ``.values()``).
+        columns = statement.table.c if statement.is_insert or statement.is_update else ()
+        column_keys = tuple(name for name in parameters if name in columns) if columns else None
+        prepared = _written[cache_key] = _prepared(statement, connection.dialect, column_keys)
+    return prepared.write(connection, parameters)
+
+
+# write_row's statements by (statement, dialect, parameter names): a dict lookup per write.
+# Bounded by the statements built at import and the parameter sets they are given.
+_written: dict[tuple[Any, Any, tuple[str, ...]], _Prepared] = {}
 
 
 def defer_write() -> None:
@@ -338,6 +412,15 @@ def begin_write() -> None:
         if "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower():
             raise WriteLockTimeout("write lock not obtained in time, retry later") from None
         raise
+
+
+def rows_changed() -> int:
+    """Rows the session's SQLite connection has inserted, updated or deleted so far.
+
+    Counted by SQLite itself (``total_changes``), whatever wrote them: Core, the ORM's flush,
+    the raw driver. Only for a session already in its write transaction.
+    """
+    return session().connection().connection.dbapi_connection.total_changes
 
 
 def finish_write(response_status: int) -> None:

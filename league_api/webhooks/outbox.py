@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, event, insert, literal_column, select
 from sqlalchemy.orm import Session
 
 from league_api.auth import has_scope
-from league_api.db import db
+from league_api.db import db, write_row
 from league_api.models import ApiKey, isoformat, new_id, utcnow
 from league_api.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 from league_api.webhooks.events import EVENT_TYPES
@@ -81,7 +81,7 @@ def emit(event_type: str, **subject: Any) -> Emitted:
         "subject": _subject_ids(subject),
         "created_at": created_at,
     }
-    live = session.connection().execute(_INSERT_EVENT, values).scalar()
+    (live,) = write_row(session.connection(), _INSERT_EVENT, values)
     event = Emitted(event_id, event_type, created_at, subject, transaction, bool(live))
     session.info.setdefault(PENDING_EVENTS, []).append(event)
     return event
