@@ -291,6 +291,8 @@ def _wait_for_blocked_backend(connection, timeout: float = 20.0) -> None:
     while time.monotonic() < deadline:
         if connection.execute(query, {"pid": own_pid}).scalar_one():
             return
+        # pg_stat_activity is a snapshot per transaction, and this one must stay open.
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
         time.sleep(0.01)
     raise AssertionError("the activation never waited on the rival transaction")
 
