@@ -13,6 +13,7 @@ few microseconds per window (bench/ratelimit.py, docs/BENCHMARK.md).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -234,17 +235,25 @@ def add_headers(response: Response) -> Response:
     states = g.get("ratelimit")
     if not states:
         return response
-    headers = response.headers
-    headers["RateLimit-Policy"] = ", ".join([state[0].advertised for state in states])
-    headers["RateLimit"] = ", ".join(
-        f'"{policy.name}";r={remaining};t={seconds}' for policy, remaining, seconds in states
-    )
     # The older dialect has room for one limit: the one closest to refusing.
-    policy, remaining, seconds = min(states, key=lambda state: (state[1], -state[2]))
-    headers["X-RateLimit-Limit"] = str(policy.quota)
-    headers["X-RateLimit-Remaining"] = str(remaining)
-    headers["X-RateLimit-Reset"] = str(math.ceil(time.time()) + seconds)
+    policy, remaining, seconds = min(states, key=_closest_to_refusing)
+    # Appended, not set: only this hook writes these names, and it runs once per answer.
+    add = response.headers.add
+    add("RateLimit-Policy", _advertised(tuple([state[0] for state in states])))
+    add("RateLimit", ", ".join([f'"{p.name}";r={r};t={t}' for p, r, t in states]))
+    add("X-RateLimit-Limit", str(policy.quota))
+    add("X-RateLimit-Remaining", str(remaining))
+    add("X-RateLimit-Reset", str(math.ceil(time.time()) + seconds))
     return response
+
+
+def _closest_to_refusing(state: tuple[Policy, int, int]) -> tuple[int, int]:
+    return state[1], -state[2]
+
+
+@functools.lru_cache(maxsize=64)
+def _advertised(policies: tuple[Policy, ...]) -> str:
+    return ", ".join([policy.advertised for policy in policies])
 
 
 def enabled(config: Any) -> bool:
