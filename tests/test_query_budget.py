@@ -237,3 +237,30 @@ def test_record_lookup_is_served_by_the_unique_index(app, api, statements, diale
             detail = " ".join(plan)
             assert "Index" in detail and "scope_hash" in detail, detail
         db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [("Bearer not-a-key", 401), (None, 401)],
+    ids=["unknown key", "no key"],
+)
+def test_a_refused_write_opens_no_transaction(app, api, statements, authorization, status):
+    """Authentication reads outside any transaction on both databases (SQLite: no lock;
+    PostgreSQL: autocommit, one round trip): a refused write never begins or ends one."""
+    began: list[Any] = []
+
+    def on_begin(_conn) -> None:
+        began.append(True)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "begin", on_begin)
+    try:
+        statements.clear()
+        headers = {"Authorization": authorization} if authorization else {}
+        response = api.client.post("/api/v1/tickets", json=TICKET, headers=headers)
+    finally:
+        event.remove(engine, "begin", on_begin)
+    assert response.status_code == status
+    expected = ["SELECT api_keys"] if authorization else []
+    assert statements.kinds == expected and began == []

@@ -7,7 +7,7 @@ from werkzeug.routing import BaseConverter
 
 from league_api import docs_page, openapi, ratelimit
 from league_api.auth import authenticate, authorize
-from league_api.db import defer_write, ensure_tables, release_read_connection
+from league_api.db import ensure_tables, release_read_connection
 from league_api.errors import PayloadTooLarge
 from league_api.idempotency import answer_early, begin_write_for_view
 
@@ -61,8 +61,7 @@ def guard_request() -> Response | None:
         raise _too_large(limit)
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "requires_key", False):
-        if write and getattr(view, "write_transaction", False):
-            defer_write()  # authentication reads before the write lock is taken
+        # Authentication reads before any transaction (``read_row``): no lock, no BEGIN.
         ratelimit.check_key(authenticate().id)
         if write:
             authorize(view)

@@ -202,30 +202,30 @@ def _response_values(stored: StoredResponse, ttl_seconds: int) -> dict[str, Any]
     }
 
 
+def _found(row: Any, fingerprint: str) -> Claim:
+    if row is None:
+        return Claim()
+    if row.expired:
+        return Claim(row_id=row.id)
+    return _answer(row, fingerprint)
+
+
 class SQLiteStore:
     """The request holds SQLite's write lock: read the record, write it after the view."""
 
     def __init__(self, statements: Statements) -> None:
         self.sql = statements
 
+    def claim_unlocked(self, scope: str, fingerprint: str) -> Claim:
+        """The lookup before the write lock (``read_row``: outside any transaction)."""
+        return _found(read_row(self.sql.lookup, {"scope": scope}), fingerprint)
+
     def claim(
         self, session: Connection | Session, scope: str, caller: str, fingerprint: str
     ) -> Claim:
         """The lookup in the write transaction (its connection, or the Session itself)."""
         row = session.execute(self.sql.lookup, {"scope": scope}).one_or_none()
-        return self._found(row, fingerprint)
-
-    def claim_unlocked(self, scope: str, fingerprint: str) -> Claim:
-        """The lookup before the write lock (``read_row``: outside any transaction)."""
-        return self._found(read_row(self.sql.lookup, {"scope": scope}), fingerprint)
-
-    @staticmethod
-    def _found(row: Any, fingerprint: str) -> Claim:
-        if row is None:
-            return Claim()
-        if row.expired:
-            return Claim(row_id=row.id)
-        return _answer(row, fingerprint)
+        return _found(row, fingerprint)
 
     def save(self, session, claim, scope, caller, fingerprint, stored, ttl_seconds) -> None:
         values = {

@@ -158,17 +158,19 @@ def configure_app_engines(app: Flask, sa: Any) -> None:
             )
 
 
-# ``flask.g`` attribute of the request's SQLite pre-lock reads (``_Reads``).
+# ``flask.g`` attribute of the request's reads before its transaction (``_Reads``).
 _READS = "league_api_reads"
 
 
 class _Reads:
-    """SQLite's pre-lock reads: one pool connection, outside the Session and any transaction.
+    """The reads before a write's transaction: one pool connection, outside the Session.
 
-    Each read sees the last commit (WAL) and takes no lock. A request answered from these reads
-    alone (a replay, a conflict, a 401) never starts the Session's transaction. The connection
-    goes back to the pool before the write lock is taken (``begin_write``), when the request
-    guard is done, and at the latest when the request ends.
+    Each read sees the last commit and takes no lock: SQLite's WAL readers never block, and
+    PostgreSQL's connection is in autocommit (no ``BEGIN``, no ``ROLLBACK``: one round trip per
+    read). A request answered from these reads alone (a replay, a conflict, a 401) never starts
+    the Session's transaction. The connection goes back to the pool before the write
+    transaction begins (``begin_write``), when the request guard is done, and at the latest when
+    the request ends.
     """
 
     __slots__ = ("connection", "dbapi", "engine")
@@ -176,6 +178,12 @@ class _Reads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection: Connection | None = None
+        if engine.dialect.name != "sqlite":
+            # Without autobegin: no transaction of SQLAlchemy's to end either.
+            connection = Connection(engine, _allow_autobegin=False)
+            self.connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            self.dbapi = connection.connection
+            return
         try:
             self.dbapi = engine.raw_connection()
         except engine.dialect.loaded_dbapi.Error:
@@ -197,7 +205,7 @@ class _Reads:
         (self.connection or self.dbapi).close()
 
 
-def _sqlite_reads() -> _Reads:
+def _pre_reads() -> _Reads:
     found = g.get(_READS)
     if found is None:
         found = _Reads(default_engine())
@@ -346,9 +354,7 @@ def read_row(statement: Any, parameters: dict[str, Any]) -> Any:
     Columns are read by name or position, as on a SQLAlchemy ``Row``.
     """
     engine = default_engine()
-    if engine.dialect.name != "sqlite":
-        return session()().connection().execute(statement, parameters).first()
-    return _prepared(statement, engine.dialect, None).read_first(_sqlite_reads(), parameters)
+    return _prepared(statement, engine.dialect, None).read_first(_pre_reads(), parameters)
 
 
 def write_row(connection: Connection, statement: Any, parameters: dict[str, Any]) -> Any:
@@ -374,22 +380,6 @@ def write_row(connection: Connection, statement: Any, parameters: dict[str, Any]
 # write_row's statements by (statement, dialect, parameter names): a dict lookup per write.
 # Bounded by the statements built at import and the parameter sets they are given.
 _written: dict[tuple[Any, Any, tuple[str, ...]], _Prepared] = {}
-
-
-def defer_write() -> None:
-    """Let a write request read (authenticate) before its write transaction takes the lock.
-
-    Authentication and its rate limit run before the write lock (API.md 4). SQLite: nothing
-    to do, those reads run on a connection of their own (``_Reads``) and ``begin_write`` then
-    issues BEGIN IMMEDIATE. PostgreSQL needs no lock to write: the write transaction begins
-    now and the reads run in it.
-    """
-    if default_engine().dialect.name == "sqlite":
-        return  # not even the Session: a replay answered before the view never needs it
-    current = session()()
-    if current.in_transaction():
-        return
-    current.connection(execution_options={WRITE_OPTION: True})
 
 
 def begin_write() -> None:
