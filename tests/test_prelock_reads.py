@@ -1,6 +1,6 @@
 """Reads before the write transaction (authentication, the record lookup) answer the same
 whether they run on the DBAPI cursor (nobody observes the engine) or through Core (someone
-does: a listener sees every such statement)."""
+does: a listener sees every such statement); so do the writes sent straight to the driver."""
 
 from __future__ import annotations
 
@@ -50,3 +50,44 @@ def test_reads_answer_alike_observed_or_not(app, api, observer):
         # Every read is seen: three keyed requests, a GET and the refused key authenticate.
         assert sum(text.startswith("SELECT api_keys.id") for text in seen) == 5, seen
         assert sum("idempotency_records" in text for text in seen) >= 3, seen
+
+
+@pytest.mark.backend("sqlite")
+def test_a_duplicate_key_met_by_the_drivers_insert_is_answered_from_the_winner(
+    app, api, monkeypatch
+):
+    """The record's INSERT goes straight to the driver when nobody observes the engine; a
+    duplicate that committed after this request's lock-free read must still surface as
+    SQLAlchemy's IntegrityError, so the request undoes its run and answers from the winner."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from league_api.idempotency import store, transactions
+    from league_api.idempotency.store import Claim
+    from league_api.models import SupportTicket
+
+    # SQLAlchemy leaves the Connection class flagged once any class listener was added (an
+    # earlier test here adds one); none is left now, so nobody observes the engine.
+    monkeypatch.setattr(Connection, "_has_events", False)
+    first = api.post("/tickets", "alice", TICKET, key="driver-race")
+    assert first.status_code == 201
+    # This request's read missed the record: as if it ran just before the first committed.
+    monkeypatch.setattr(store.SQLiteStore, "claim_unlocked", lambda *_args: Claim())
+    raised: list[type[BaseException]] = []
+    write = transactions._Prepared.write
+
+    def spy_write(self, connection, parameters):
+        assert not transactions._observed(connection.engine)  # the driver's path, not Core's
+        try:
+            return write(self, connection, parameters)
+        except BaseException as error:
+            raised.append(type(error))
+            raise
+
+    monkeypatch.setattr(transactions._Prepared, "write", spy_write)
+    again = api.post("/tickets", "alice", TICKET, key="driver-race")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.data == first.data
+    assert raised and issubclass(raised[0], IntegrityError)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SupportTicket)) == 1
