@@ -321,23 +321,30 @@ def _answer_from_record(claim: Claim) -> Response:
     return response
 
 
+def _call_view(session, view, args: tuple, kwargs: dict) -> Response | HTTPException:
+    """The view's response, or the 4xx it raised; anything else rolls back and propagates."""
+    try:
+        return current_app.make_response(view(*args, **kwargs))
+    except HTTPException as error:
+        if (error.code or 500) < 500:
+            return error
+        session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def _run_view_in_savepoint(view, args: tuple, kwargs: dict) -> Response:
     """Run the view; a raised 4xx becomes the stored answer and its writes are undone."""
     session = current_session()
     savepoint = session.begin_nested()
-    try:
-        response = current_app.make_response(view(*args, **kwargs))
-    except HTTPException as error:
-        if (error.code or 500) >= 500:
-            session.rollback()
-            raise
+    outcome = _call_view(session, view, args, kwargs)
+    if isinstance(outcome, HTTPException):
         savepoint.rollback()
-        return _render_http_error(error)
-    except BaseException:
-        session.rollback()
-        raise
+        return _render_http_error(outcome)
     savepoint.commit()
-    return response
+    return outcome
 
 
 def _run_view_alone(session, view, args: tuple, kwargs: dict) -> tuple[Response, bool]:
@@ -348,20 +355,13 @@ def _run_view_alone(session, view, args: tuple, kwargs: dict) -> tuple[Response,
     transaction back (True).
     """
     changes = rows_changed()
-    try:
-        response = current_app.make_response(view(*args, **kwargs))
-    except HTTPException as error:
-        if (error.code or 500) >= 500:
-            session.rollback()
-            raise
-        if rows_changed() != changes or session.new or session.dirty or session.deleted:
-            session.rollback()
-            return _render_http_error(error), True
-        return _render_http_error(error), False
-    except BaseException:
+    outcome = _call_view(session, view, args, kwargs)
+    if not isinstance(outcome, HTTPException):
+        return outcome, False
+    wrote = rows_changed() != changes or session.new or session.dirty or session.deleted
+    if wrote:
         session.rollback()
-        raise
-    return response, False
+    return _render_http_error(outcome), bool(wrote)
 
 
 def _render_http_error(error: HTTPException) -> Response:
