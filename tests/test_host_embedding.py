@@ -170,7 +170,7 @@ def test_the_hosts_flask_db_migrate_proposes_nothing_for_league_tables(
         engine.dispose()
     assert {"alembic_version", "league_api_alembic_version", "host_orders", "users"} <= tables
     current = flask("league-db", "current")
-    assert "l0003" in current.stdout + current.stderr
+    assert "l0004" in current.stdout + current.stderr
 
 
 @pytest.mark.slow

@@ -26,9 +26,11 @@ from league_api.idempotency.migrating import (
     schema_differences,
     schema_dump,
 )
+from league_api.models.webhooks import WebhookEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION_TABLE = "league_api_alembic_version"
+HEAD = "l0004"  # league_api's newest revision: the single head of the tree
 TICKET = {"subject": "Lag", "description": "The lobby lags", "category": "technical_bug"}
 # A 0.1.0 database: the schema variant, and the revisions that stand for it.
 LEGACY_VARIANTS = {"0.1.0-bigint": ("i0002", "l0001"), "0.1.0-integer": ("i0001", "l0001")}
@@ -120,7 +122,7 @@ def seeded_with_traffic(app) -> None:
 
 def test_one_head_and_the_migrations_ship_inside_the_package():
     script = ScriptDirectory.from_config(migrations.alembic_config())
-    assert script.get_heads() == ["l0003"]
+    assert script.get_heads() == [HEAD]
     for path in (
         "league_api/migrations/alembic.ini",
         "league_api/migrations/env.py",
@@ -146,7 +148,7 @@ def test_flask_db_upgrade_twice_matches_create_all_and_autogenerate_finds_nothin
         result = flask(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
-    assert versions(app) == ["l0003"]
+    assert versions(app) == [HEAD]
     with app.app_context():
         command.check(migrations.alembic_config())  # raises if autogenerate finds a difference
     upgraded = dump(app)
@@ -184,12 +186,45 @@ def test_upgrade_over_a_0_1_0_database_with_data_keeps_every_row(database_url, v
         result = flask(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
     app = offline_app(database_url)
-    assert versions(app) == ["l0003"]
+    assert versions(app) == [HEAD]
     upgraded = row_counts(app)
     assert {name: upgraded[name] for name in legacy} == legacy
     with app.app_context():
         command.check(migrations.alembic_config())
         assert db.session.scalar(text("SELECT count(host_user_id) FROM users")) == 0
+    dispose(app)
+
+
+def test_l0004_drops_the_outbox_type_index_and_keeps_every_outbox_row(database_url):
+    events = WebhookEvent.__table__.name
+    index = f"ix_{events}_type"
+
+    def indexes(app) -> set[str]:
+        with app.app_context():
+            return {ix["name"] for ix in inspect(db.engine).get_indexes(events)}
+
+    app = make_app(database_url)
+    seeded_with_traffic(app)  # the keyed ticket wrote an outbox event
+    before = row_counts(app)
+    assert before[events] >= 1
+    config = migrations.alembic_config()
+    with app.app_context():
+        command.downgrade(config, "l0003")
+    assert versions(app) == ["l0003"]
+    assert index in indexes(app)
+    assert row_counts(app) == before
+    dispose(app)
+    app = offline_app(database_url)
+    with app.app_context():
+        command.upgrade(config, "head")
+    assert versions(app) == [HEAD]
+    assert index not in indexes(app)
+    assert row_counts(app) == before
+    with app.app_context():
+        command.downgrade(config, "l0003")
+    assert versions(app) == ["l0003"]
+    assert index in indexes(app)
+    assert row_counts(app) == before
     dispose(app)
 
 
@@ -238,7 +273,7 @@ def test_a_rebuild_that_would_break_a_foreign_key_is_refused_and_changes_nothing
     app = offline_app(database_url)
     with app.app_context(), pytest.raises(MigrationRefused, match="foreign key check failed"):
         command.downgrade(migrations.alembic_config(), "l0001")  # rebuilds users
-    assert versions(app) == ["l0003"]
+    assert versions(app) == [HEAD]
     assert row_counts(app) == {**before, "team_members": before["team_members"] + 1}
     dispose(app)
 
@@ -282,6 +317,6 @@ def test_four_processes_starting_at_once_on_an_empty_database_make_one_schema(da
     schemas = {out for out, _ in outputs}
     assert len(schemas) == 1
     app = offline_app(database_url)
-    assert versions(app) == ["l0003"]
+    assert versions(app) == [HEAD]
     assert json.loads(schemas.pop()) == dump(app)
     dispose(app)
