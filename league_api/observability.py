@@ -102,7 +102,9 @@ def init_app(app: Flask, prefix: str) -> None:
         if started is None:
             return response
         duration = time.perf_counter() - started
-        response.headers[REQUEST_ID_HEADER] = g.request_id
+        response.headers.add(REQUEST_ID_HEADER, g.request_id)  # only this hook sets it
+        if metrics is None and not access_log.isEnabledFor(logging.INFO):
+            return response
         rule = request.url_rule
         route = rule.rule if rule is not None else None
         idempotency = g.get(OUTCOME_ATTRIBUTE)

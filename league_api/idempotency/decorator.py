@@ -313,11 +313,11 @@ def _answer_from_record(claim: Claim) -> Response:
         raise IdempotencyKeyConflict()
     stored = claim.stored
     assert stored is not None
-    response = Response(stored.body, status=stored.status_code)
-    del response.headers["Content-Type"]
-    for name, value in stored.headers.items():
-        response.headers[name] = value
-    response.headers[REPLAYED_HEADER] = "true"
+    headers = [*stored.headers.items(), (REPLAYED_HEADER, "true")]
+    response = Response(stored.body, status=stored.status_code, headers=headers)
+    if "Content-Type" not in stored.headers:
+        # Werkzeug gave it its default type: the original answer had none.
+        del response.headers["Content-Type"]
     return response
 
 
