@@ -382,6 +382,10 @@ def write_row(connection: Connection, statement: Any, parameters: dict[str, Any]
 _written: dict[tuple[Any, Any, tuple[str, ...]], _Prepared] = {}
 
 
+# ``flask.g`` attribute: the Session transaction ``begin_write`` began as a write.
+_WRITE_TRANSACTION = "league_api_write_transaction"
+
+
 def begin_write() -> None:
     """Start this request's transaction as a write; a no-op if it already is one.
 
@@ -390,6 +394,9 @@ def begin_write() -> None:
     """
     release_read_connection()
     current = session()()  # the Session itself: scoped_session does not proxy in_transaction
+    begun = g.get(_WRITE_TRANSACTION)
+    if begun is not None and begun is current.get_transaction() and begun.is_active:
+        return  # the request guard began it, the view's decorator asks again
     try:
         if current.in_transaction():
             if current.connection().get_execution_options().get(WRITE_OPTION, False):
@@ -397,6 +404,7 @@ def begin_write() -> None:
             # A read-only transaction cannot be upgraded on SQLite; it wrote nothing, so end it.
             current.commit()
         current.connection(execution_options={WRITE_OPTION: True})
+        setattr(g, _WRITE_TRANSACTION, current.get_transaction())
     except OperationalError as error:
         current.rollback()
         if "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower():
