@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 
 from league_api.db import db, read_row
 from league_api.errors import ApiKeyInvalid, ApiKeyRequired, PermissionDenied
+from league_api.idempotency import remember_joined_record
+from league_api.idempotency.store import current_records, record_of_caller
 from league_api.models import ApiKey, User
 
 KINDS = ("personal", "game", "league")
@@ -116,11 +118,15 @@ class AuthenticatedKey:
     scopes: dict[str, Any]
 
 
-def authenticate() -> AuthenticatedKey:
-    """The request's live API key, or 401; looked up once per request."""
+def authenticate(record_scope_tail: str | None = None) -> AuthenticatedKey:
+    """The request's live API key, or 401; looked up once per request.
+
+    With ``record_scope_tail`` (``idempotency.record_scope_tail``), the same statement also
+    reads the key's committed record for this request, so a replay costs one round trip.
+    """
     key = g.get("authenticated_key")
     if key is None:
-        key = g.authenticated_key = _lookup_key()
+        key = g.authenticated_key = _lookup_key(record_scope_tail)
         g.api_key_id = key.id  # for logs
     return key
 
@@ -133,14 +139,27 @@ _LIVE_KEY_BY_HASH = select(
 ).where(_keys.c.key_hash == bindparam("key_hash"), _keys.c.revoked_at.is_(None))
 
 
-def _lookup_key() -> AuthenticatedKey:
+@functools.cache
+def _live_key_and_record(records: Table) -> Any:
+    """``_LIVE_KEY_BY_HASH`` with the key's record for the request (PostgreSQL), built once."""
+    onclause, columns = record_of_caller(records, _keys.c.id)
+    return _LIVE_KEY_BY_HASH.add_columns(*columns).select_from(_keys.outerjoin(records, onclause))
+
+
+def _lookup_key(record_scope_tail: str | None) -> AuthenticatedKey:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiKeyRequired()
     # Read on every request, never cached: a revoked key is refused at once.
-    row = read_row(_LIVE_KEY_BY_HASH, {"key_hash": hash_key(token)})
+    parameters = {"key_hash": hash_key(token)}
+    if record_scope_tail is None:
+        row = read_row(_LIVE_KEY_BY_HASH, parameters)
+    else:
+        parameters["scope_tail"] = record_scope_tail
+        row = read_row(_live_key_and_record(current_records()), parameters)
+        remember_joined_record(row)
     if row is None:
         raise ApiKeyInvalid()
     return AuthenticatedKey(*row[:5], row[5] or {})

@@ -8,6 +8,7 @@ list, then hypothesis, then the fingerprint's properties.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import random
@@ -28,11 +29,12 @@ from reliability import (
     plan_jobs,
     summary,
 )
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal, select, text
 
 from league_api.db import db
 from league_api.idempotency import IdempotencyRecord
-from league_api.idempotency.fingerprint import fingerprint
+from league_api.idempotency.fingerprint import PLAIN_CALLER, fingerprint, scope_hash, scope_tail
+from league_api.idempotency.store import scope_in_sql
 from league_api.jsonbody import parse_strict_json
 
 CONTRACT_CODES = {
@@ -438,6 +440,37 @@ def test_random_idempotency_keys_are_valid_or_refused_before_anything_runs(api, 
 
     run()
     summary("hostile-random-keys", inputs=sum(seen.values()), server_errors=0, **seen)
+
+
+def test_the_scope_the_database_computes_is_scope_hash(app):
+    """PostgreSQL answers a replay from a record it finds by the scope computed in SQL
+    (``record_of_caller``); for any method, path and key it must equal ``scope_hash``. On
+    SQLite, the Python identity that SQL relies on."""
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    callers = st.from_regex(PLAIN_CALLER, fullmatch=True)
+    path_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+
+    inputs = []
+
+    @examples(100)
+    @given(caller=callers, method=path_text, path=path_text, key=st.text(max_size=40))
+    def run(caller: str, method: str, path: str, key: str) -> None:
+        inputs.append(1)
+        expected = scope_hash(caller, method, path, key)
+        tail = scope_tail(method, path, key)
+        assert hashlib.sha256(('["' + caller + '",' + tail).encode("ascii")).hexdigest() == expected
+        if not postgres:
+            return
+        with app.app_context():
+            computed = db.session.execute(
+                select(scope_in_sql(literal(caller))), {"scope_tail": tail}
+            ).scalar_one()
+            db.session.rollback()
+        assert computed == expected
+
+    run()
+    summary("hostile-sql-scope", inputs=len(inputs), postgres=int(postgres))
 
 
 PATH_SEGMENTS = st.lists(

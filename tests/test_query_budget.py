@@ -127,11 +127,11 @@ CLAIM = {
     "postgresql": [f"INSERT {RECORDS} ON CONFLICT"],
 }
 # A replay or a conflict. SQLite: the lock-free read answers (no BEGIN IMMEDIATE), on a
-# connection outside any transaction: nothing to end. PostgreSQL: the claim finds the key taken
-# (no row lock) and returns the record in the same statement.
+# connection outside any transaction: nothing to end. PostgreSQL: authentication's own
+# statement joined the key's committed record (``record_of_caller``): nothing more.
 REPLAY = {
     "sqlite": [f"SELECT {RECORDS}"],
-    "postgresql": [f"INSERT {RECORDS} ON CONFLICT", "ROLLBACK"],
+    "postgresql": [],
 }
 SAVE = {"sqlite": [f"INSERT {RECORDS}"], "postgresql": [f"UPDATE {RECORDS}"]}
 # Around the view: PostgreSQL's claim row precedes it in the transaction, so a raised 4xx rolls
@@ -264,3 +264,19 @@ def test_a_refused_write_opens_no_transaction(app, api, statements, authorizatio
     assert response.status_code == status
     expected = ["SELECT api_keys"] if authorization else []
     assert statements.kinds == expected and began == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ['quote"d', "back\\slash", "~!@#$%^&*()_+`-={}|[]:;'<>?./", "x" * 255],
+    ids=["quote", "backslash", "punctuation", "longest"],
+)
+def test_replay_of_any_key_costs_the_same_statements(api, statements, baseline, dialect, key):
+    """PostgreSQL finds the record joined to the key's row by a scope it computes itself; keys
+    that JSON escapes in the scope's text (API.md 2: visible ASCII) must find it too."""
+    first, _ = send(api, statements, key=key)
+    response, kinds = send(api, statements, key=key)
+    assert response.headers["Idempotent-Replayed"] == "true" and response.data == first.data
+    assert kinds == AUTH + REPLAY[dialect]
+    conflict, kinds = send(api, statements, key=key, body={**TICKET, "subject": "other"})
+    assert conflict.status_code == 409 and kinds == AUTH + REPLAY[dialect]

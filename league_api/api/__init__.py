@@ -6,10 +6,10 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.routing import BaseConverter
 
 from league_api import docs_page, openapi, ratelimit
-from league_api.auth import authenticate, authorize
+from league_api.auth import authenticate, authorize, current_key_id
 from league_api.db import ensure_tables, release_read_connection
 from league_api.errors import PayloadTooLarge
-from league_api.idempotency import answer_early, begin_write_for_view
+from league_api.idempotency import answer_early, begin_write_for_view, record_scope_tail
 
 api = Blueprint("api", __name__)
 
@@ -61,8 +61,10 @@ def guard_request() -> Response | None:
         raise _too_large(limit)
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "requires_key", False):
-        # Authentication reads before any transaction (``read_row``): no lock, no BEGIN.
-        ratelimit.check_key(authenticate().id)
+        # Authentication reads before any transaction (``read_row``): no lock, no BEGIN. On
+        # PostgreSQL its statement also reads a keyed write's record: a replay's one round trip.
+        scope_tail = record_scope_tail(view, current_key_id) if write else None
+        ratelimit.check_key(authenticate(scope_tail).id)
         if write:
             authorize(view)
             early = answer_early(view)

@@ -16,6 +16,8 @@ from league_api.idempotency.decorator import (
     answer_early,
     begin_write_for_view,
     idempotent,
+    record_scope_tail,
+    remember_joined_record,
 )
 from league_api.idempotency.decorator import init_app as _init_decorator
 from league_api.idempotency.store import purge_expired
@@ -96,6 +98,8 @@ __all__ = [
     "EngineConflict",
     "IdempotencyRecord",
     "answer_early",
+    "record_scope_tail",
+    "remember_joined_record",
     "begin_write_for_view",
     "idempotent",
     "init_app",

@@ -18,10 +18,11 @@ from league_api.errors import (
     IdempotencyKeyInvalid,
     InvalidJSON,
 )
-from league_api.idempotency.fingerprint import fingerprint, scope_hash
+from league_api.idempotency.fingerprint import fingerprint, scope_hash, scope_tail
 from league_api.idempotency.store import (
     Claim,
     ClaimTimeout,
+    JoinedRecord,
     PostgresStore,
     SQLiteStore,
     StoredResponse,
@@ -51,6 +52,8 @@ OUTCOME_ATTRIBUTE = "idempotency_outcome"
 OUTCOMES = ("executed", "replayed", "conflict", "in_use")
 # ``flask.g`` attribute: the keyed request as ``answer_early`` identified it, for the view's turn.
 _EARLY = "idempotency_early"
+# ``flask.g`` attribute: the record read with the caller's row (``record_scope_tail``).
+_JOINED = "idempotency_joined_record"
 
 Identity = Callable[[], str]
 
@@ -183,19 +186,55 @@ def answer_early(view: Callable[..., Any]) -> Response | None:
             _outcome("conflict" if found.conflict else "replayed")
             return _answer_from_record(found)
         keyed = _Keyed(keyed.key, keyed.scope, keyed.caller, keyed.fingerprint, found)
+    else:
+        joined: JoinedRecord | None = g.pop(_JOINED, None)
+        if joined is not None and joined.scope == keyed.scope and not joined.expired:
+            found = joined.claim(keyed.fingerprint)
+            release_read_connection()
+            _outcome("conflict" if found.conflict else "replayed")
+            return _answer_from_record(found)
     setattr(g, _EARLY, keyed)
     return None
 
 
+def record_scope_tail(view: Callable[..., Any], caller_identity: Identity) -> str | None:
+    """For a guard whose own read returns the caller's row (PostgreSQL): the ``scope_tail``
+    of this request's record, to join it in that read (``store.record_of_caller``); else None.
+
+    Only for a keyed request to an ``@idempotent`` view scoped by ``caller_identity``. Never
+    raises: a malformed key is refused later, in API.md's order.
+    """
+    if not getattr(view, "idempotent", False) or view.idempotency_identity is not None:
+        return None
+    if default_engine().dialect.name != "postgresql":
+        return None
+    try:
+        key = read_key()
+    except IdempotencyKeyInvalid:
+        return None
+    if key is None or _request_identity() is not caller_identity:
+        return None
+    return scope_tail(request.method, request.script_root + request.path, key)
+
+
+def remember_joined_record(row: Any) -> None:
+    """Keep the record ``record_of_caller`` joined to the caller's row, for ``answer_early``."""
+    setattr(g, _JOINED, JoinedRecord.of(row))
+
+
+def _request_identity() -> Identity | None:
+    settings = current_app.extensions.get(EXTENSION, {})
+    by_blueprint = settings.get("blueprints", {})
+    # The innermost blueprint with an identity of its own, else the app's default.
+    return next(
+        (by_blueprint[name] for name in request.blueprints if name in by_blueprint),
+        settings.get("identity"),
+    )
+
+
 def _caller(identity: Identity | None) -> str:
     if identity is None:
-        settings = current_app.extensions.get(EXTENSION, {})
-        by_blueprint = settings.get("blueprints", {})
-        # The innermost blueprint with an identity of its own, else the app's default.
-        identity = next(
-            (by_blueprint[name] for name in request.blueprints if name in by_blueprint),
-            settings.get("identity"),
-        )
+        identity = _request_identity()
     if identity is None:
         raise RuntimeError("@idempotent needs an identity: pass identity= or call init_app")
     return str(identity())

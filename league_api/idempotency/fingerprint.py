@@ -15,6 +15,16 @@ def scope_hash(caller: str, method: str, path: str, key: str) -> str:
     return hashlib.sha256(parts.encode("ascii")).hexdigest()
 
 
+# A caller whose JSON string is the caller between quotes (no escape, ASCII): for such a
+# caller ``scope_hash`` is sha256('["' + caller + '",' + scope_tail(...)), which SQL can compute.
+PLAIN_CALLER = "^[0-9A-Za-z_.-]+$"
+
+
+def scope_tail(method: str, path: str, key: str) -> str:
+    """What follows the caller in ``scope_hash``'s hashed text."""
+    return json.dumps([method, path, key], ensure_ascii=True, separators=(",", ":"))[1:]
+
+
 def fingerprint(body: Any, query_string: bytes) -> str:
     """SHA-256 over the RFC 8785 canonical body and the raw query string.
 

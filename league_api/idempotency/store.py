@@ -19,12 +19,16 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Row,
     Table,
+    and_,
     bindparam,
     delete,
+    func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -35,6 +39,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from league_api.idempotency.fingerprint import PLAIN_CALLER
 from league_api.idempotency.transactions import (
     DEFERRED_OPTION,
     EXTENSION,
@@ -208,6 +213,65 @@ def _found(row: Any, fingerprint: str) -> Claim:
     if row.expired:
         return Claim(row_id=row.id)
     return _answer(row, fingerprint)
+
+
+def scope_in_sql(caller: ColumnElement) -> ColumnElement:
+    """PostgreSQL's twin of ``scope_hash`` for a ``PLAIN_CALLER``; binds ``scope_tail``."""
+    hashed = (
+        literal_column("'[\"'")
+        .concat(caller)
+        .concat(literal_column("'\",'"))
+        .concat(bindparam("scope_tail"))
+    )
+    return func.encode(
+        func.sha256(func.convert_to(hashed, literal_column("'UTF8'"))), literal_column("'hex'")
+    )
+
+
+def record_of_caller(records: Table, caller: ColumnElement) -> tuple[Any, list[Any]]:
+    """PostgreSQL: how to outer-join ``records`` to a row holding the caller, on the record the
+    caller's request names, and that record's columns; binds ``scope_tail``.
+
+    A query that reads the caller's row anyway (authentication) then answers a replay in the
+    same round trip. Whoever uses the row compares its ``record_scope`` with the scope
+    computed in Python, so a mismatch could only cost the shortcut, never a wrong answer.
+    """
+    onclause = and_(caller.regexp_match(PLAIN_CALLER), records.c.scope_hash == scope_in_sql(caller))
+    columns = [
+        records.c.scope_hash.label("record_scope"),
+        records.c.fingerprint.label("record_fingerprint"),
+        records.c.status_code.label("record_status_code"),
+        records.c.headers.label("record_headers"),
+        records.c.body.label("record_body"),
+        (records.c.expires_at <= db_now_plus(0)).label("record_expired"),
+    ]
+    return onclause, columns
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedRecord:
+    """A committed, complete record read through ``record_of_caller``'s columns."""
+
+    scope: str
+    expired: bool
+    fingerprint: str
+    stored: StoredResponse
+
+    @classmethod
+    def of(cls, row: Any) -> JoinedRecord | None:
+        """None when the row joined no record, or one never filled in."""
+        if row is None or row.record_scope is None or row.record_status_code is None:
+            return None
+        stored = StoredResponse(
+            row.record_status_code, json.loads(row.record_headers or "{}"), row.record_body or b""
+        )
+        return cls(row.record_scope, bool(row.record_expired), row.record_fingerprint, stored)
+
+    def claim(self, fingerprint: str) -> Claim:
+        """The answer for a request of this scope and ``fingerprint``: a replay or a conflict."""
+        if fingerprint != self.fingerprint:
+            return Claim(conflict=True)
+        return Claim(stored=self.stored)
 
 
 class SQLiteStore:
