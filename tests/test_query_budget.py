@@ -134,9 +134,9 @@ REPLAY = {
     "postgresql": [],
 }
 SAVE = {"sqlite": [f"INSERT {RECORDS}"], "postgresql": [f"UPDATE {RECORDS}"]}
-# Around the view: PostgreSQL's claim row precedes it in the transaction, so a raised 4xx rolls
-# back to a savepoint; on SQLite the view is all the transaction holds (no savepoint needed).
-VIEW_SAVEPOINT = {"sqlite": ([], []), "postgresql": (["SAVEPOINT"], ["RELEASE SAVEPOINT"])}
+# Around the view: no savepoint on either database. The view (after PostgreSQL's claim) is all
+# the transaction holds; a 4xx raised after a statement rolls it all back and claims again.
+VIEW_SAVEPOINT = {"sqlite": ([], []), "postgresql": ([], [])}
 # Statements (with transaction ends) per request kind before issue 11: never more than these.
 CEILING = {
     "sqlite": {"unkeyed": 7, "first": 11, "replay": 4, "4xx": 5},
@@ -211,6 +211,28 @@ def test_view_4xx_stores_its_record_without_view_writes(api, statements, baselin
     again, replay_kinds = send(api, statements, key="budget-4xx", body=bad)
     assert again.status_code == 400 and again.headers["Idempotent-Replayed"] == "true"
     assert replay_kinds == AUTH + REPLAY[dialect]
+
+
+# A 4xx the view raises after a statement of its own. SQLite: nothing was written (its own
+# count of changed rows says so), the 4xx is stored in the same transaction. PostgreSQL counts
+# statements, not rows: the transaction and its claim are rolled back, and the key claimed again.
+AFTER_A_READ = {
+    "sqlite": ["SELECT support_tickets"],
+    "postgresql": ["SELECT support_tickets", "ROLLBACK", f"INSERT {RECORDS} ON CONFLICT"],
+}
+
+
+def test_a_4xx_after_a_read_is_stored_and_replayed(api, statements, baseline, dialect):
+    path = "/tickets/no-such-ticket/messages"
+    statements.clear()
+    response = api.post(path, "alice", {"content": "anyone?"}, key="budget-404")
+    assert response.status_code == 404
+    kinds = list(statements.kinds)
+    assert kinds == AUTH + CLAIM[dialect] + AFTER_A_READ[dialect] + SAVE[dialect] + ["COMMIT"]
+    statements.clear()
+    again = api.post(path, "alice", {"content": "anyone?"}, key="budget-404")
+    assert again.status_code == 404 and again.headers["Idempotent-Replayed"] == "true"
+    assert statements.kinds == AUTH + REPLAY[dialect]
 
 
 def test_record_lookup_is_served_by_the_unique_index(app, api, statements, dialect):

@@ -33,10 +33,10 @@ from league_api.idempotency.transactions import (
     EXTENSION,
     WriteLockTimeout,
     begin_write,
+    database_footprint,
     default_engine,
     ensure_write_transaction,
     release_read_connection,
-    rows_changed,
     run_write,
 )
 from league_api.idempotency.transactions import session as current_session
@@ -248,9 +248,10 @@ def _run_keyed(
     scope, caller, request_fingerprint = keyed.scope, keyed.caller, keyed.fingerprint
     session = current_session()
     store = _store()
-    # SQLite, in a transaction of its own: nothing precedes the view in it, so a raised 4xx can
-    # undo the whole transaction instead of a savepoint (a pair of statements on every request).
-    whole_transaction = isinstance(store, SQLiteStore) and not _in_transaction(session)
+    # A transaction of its own: nothing but the claim (PostgreSQL) precedes the view in it, so a
+    # 4xx raised after a statement can undo the whole transaction and claim again, instead of a
+    # savepoint around every view (a pair of statements, round trips on PostgreSQL).
+    whole_transaction = not _in_transaction(session)
     claim = _claim(store, session, keyed)
     if claim.conflict or claim.stored is not None:
         return _answer_claimed(session, claim)
@@ -328,12 +329,14 @@ def _answer_claimed(session, claim: Claim) -> Response:
 
 
 def _claim_again(store, session, keyed: _Keyed) -> Claim:
-    """SQLite: the write lock again, and the record read again under it."""
+    """After a rolled-back view: the write transaction again, and the record read (SQLite,
+    under the write lock) or claimed (PostgreSQL) again in it."""
     try:
         begin_write()
-    except WriteLockTimeout:
+        return store.claim(session.connection(), keyed.scope, keyed.caller, keyed.fingerprint)
+    except (WriteLockTimeout, ClaimTimeout):
+        session.rollback()
         raise key_in_use() from None
-    return store.claim(session.connection(), keyed.scope, keyed.caller, keyed.fingerprint)
 
 
 def _lost_race(store, session, scope: str, caller: str, request_fingerprint: str) -> Response:
@@ -387,17 +390,18 @@ def _run_view_in_savepoint(view, args: tuple, kwargs: dict) -> Response:
 
 
 def _run_view_alone(session, view, args: tuple, kwargs: dict) -> tuple[Response, bool]:
-    """Run the view as the whole transaction; a raised 4xx undoes what it wrote.
+    """Run the view as the whole transaction (after the claim); a raised 4xx undoes its writes.
 
-    A 4xx raised before any write (validation, a missing resource: the usual case) keeps the
-    transaction, and its record is saved in it. One raised after writing rolls the whole
-    transaction back (True).
+    A 4xx raised before any write (validation: the usual case; on SQLite also a missing
+    resource) keeps the transaction, and its record is saved in it. One raised after a write
+    (``database_footprint``: on PostgreSQL after any statement) rolls the whole transaction
+    back (True).
     """
-    changes = rows_changed()
+    footprint = database_footprint()
     outcome = _call_view(session, view, args, kwargs)
     if not isinstance(outcome, HTTPException):
         return outcome, False
-    wrote = rows_changed() != changes or session.new or session.dirty or session.deleted
+    wrote = database_footprint() != footprint or session.new or session.dirty or session.deleted
     if wrote:
         session.rollback()
     return _render_http_error(outcome), bool(wrote)

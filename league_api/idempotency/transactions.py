@@ -97,8 +97,12 @@ def configure_engine(
     host's included, gets a plain BEGIN.
     """
     check_engine(engine)
-    if engine in _configured or engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite":
+        if not event.contains(engine, "before_cursor_execute", _count_statement):
+            event.listen(engine, "before_cursor_execute", _count_statement)
         _configured.add(engine)
+        return
+    if engine in _configured:
         return
     if synchronous not in SYNCHRONOUS_LEVELS:
         raise ValueError(
@@ -412,13 +416,26 @@ def begin_write() -> None:
         raise
 
 
-def rows_changed() -> int:
-    """Rows the session's SQLite connection has inserted, updated or deleted so far.
+def database_footprint() -> int:
+    """A count that moves whenever the session's connection may have changed the database.
 
-    Counted by SQLite itself (``total_changes``), whatever wrote them: Core, the ORM's flush,
-    the raw driver. Only for a session already in its write transaction.
+    SQLite counts the rows changed itself (``total_changes``), whatever wrote them: Core, the
+    ORM's flush, the raw driver. PostgreSQL: the statements sent on the connection (a read
+    counts too). Only for a session already in its write transaction.
     """
-    return session().connection().connection.dbapi_connection.total_changes
+    connection = session()().connection()
+    if connection.dialect.name == "sqlite":
+        return connection.connection.dbapi_connection.total_changes
+    return connection.info.get(_STATEMENTS_SENT, 0)
+
+
+# ``Connection.info`` key (it lives with the pool's connection): statements sent on it so far.
+_STATEMENTS_SENT = "league_api_statements_sent"
+
+
+def _count_statement(connection: Connection, *_args: Any) -> None:
+    info = connection.info
+    info[_STATEMENTS_SENT] = info.get(_STATEMENTS_SENT, 0) + 1
 
 
 def finish_write(response_status: int) -> None:
