@@ -98,11 +98,11 @@ __all__ = [
     "EngineConflict",
     "IdempotencyRecord",
     "answer_early",
-    "record_scope_tail",
-    "remember_joined_record",
     "begin_write_for_view",
     "idempotent",
     "init_app",
     "purge_expired",
+    "record_scope_tail",
+    "remember_joined_record",
     "transactional",
 ]
