@@ -229,6 +229,8 @@ def test_a_4xx_after_a_read_is_stored_and_replayed(api, statements, baseline, di
     assert response.status_code == 404
     kinds = list(statements.kinds)
     assert kinds == AUTH + CLAIM[dialect] + AFTER_A_READ[dialect] + SAVE[dialect] + ["COMMIT"]
+    # PostgreSQL's savepoint around the view sent as many: SAVEPOINT, the read, ROLLBACK TO.
+    assert len(kinds) <= {"sqlite": 6, "postgresql": 7}[dialect]
     statements.clear()
     again = api.post(path, "alice", {"content": "anyone?"}, key="budget-404")
     assert again.status_code == 404 and again.headers["Idempotent-Replayed"] == "true"
