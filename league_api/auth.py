@@ -124,10 +124,11 @@ def authenticate(record_scope_tail: str | None = None) -> AuthenticatedKey:
     With ``record_scope_tail`` (``idempotency.record_scope_tail``), the same statement also
     reads the key's committed record for this request, so a replay costs one round trip.
     """
-    key = g.get("authenticated_key")
+    context = g._get_current_object()  # one proxied access, not three
+    key = context.get("authenticated_key")
     if key is None:
-        key = g.authenticated_key = _lookup_key(record_scope_tail)
-        g.api_key_id = key.id  # for logs
+        key = context.authenticated_key = _lookup_key(record_scope_tail)
+        context.api_key_id = key.id  # for logs
     return key
 
 

@@ -102,17 +102,19 @@ def _is_json_mimetype(mimetype: str) -> bool:
 
 def json_body() -> Any:
     """The request body as JSON (``{}`` when empty); parsed and checked once per request."""
-    cached = g.get("_league_json_body", _UNSET)
+    context = g._get_current_object()  # one proxied access, not two
+    cached = context.get("_league_json_body", _UNSET)
     if cached is not _UNSET:
         return cached
-    raw = request.get_data(cache=True)
+    req = request._get_current_object()
+    raw = req.get_data(cache=True)
     if not raw:
         value: Any = {}
-    elif not _is_json_mimetype(request.mimetype):
+    elif not _is_json_mimetype(req.mimetype):
         raise UnsupportedMediaType()
     else:
         value = parse_strict_json(raw)
-    g._league_json_body = value
+    context._league_json_body = value
     return value
 
 

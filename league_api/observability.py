@@ -74,8 +74,8 @@ class Metrics:
         return generate_latest(registry)
 
 
-def _request_id() -> str:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
+def _request_id(req: Any) -> str:
+    given = req.headers.get(REQUEST_ID_HEADER, "")
     return given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
@@ -91,18 +91,21 @@ def init_app(app: Flask, prefix: str) -> None:
 
     @app.before_request
     def _start() -> None:
-        path = request.path
+        req = request._get_current_object()
+        path = req.path
         if path == prefix or path.startswith(under_prefix):
-            g.request_started = time.perf_counter()
-            g.request_id = _request_id()
+            context = g._get_current_object()
+            context.request_started = time.perf_counter()
+            context.request_id = _request_id(req)
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        started = g.get("request_started")
+        context = g._get_current_object()
+        started = context.get("request_started")
         if started is None:
             return response
         duration = time.perf_counter() - started
-        response.headers.add(REQUEST_ID_HEADER, g.request_id)  # only this hook sets it
+        response.headers.add(REQUEST_ID_HEADER, context.request_id)  # only this hook sets it
         if metrics is None and not access_log.isEnabledFor(logging.INFO):
             return response
         rule = request.url_rule

@@ -91,13 +91,13 @@ def key_in_use() -> IdempotencyKeyInUse:
 
 def read_key() -> str | None:
     """The request's key, None without the header; 400 for a malformed or repeated one."""
-    values = request.headers.getlist(KEY_HEADER)
-    if not values:
+    # One environ lookup: ``getlist`` would walk every header. WSGI servers (gunicorn,
+    # werkzeug) join a repeated header into one value with commas (RFC 9110 5.3), so a comma
+    # is how a repeated Idempotency-Key reaches us: invalid.
+    key = request.headers.get(KEY_HEADER)
+    if key is None:
         return None
-    key = values[0]
-    # WSGI servers (gunicorn, werkzeug) join a repeated header into one value with commas
-    # (RFC 9110 5.3), so a comma is how a repeated Idempotency-Key reaches us: invalid.
-    repeated = len(values) > 1 or "," in key
+    repeated = "," in key
     # Visible ASCII (0x21-0x7E): printable ASCII but the space.
     visible = key.isascii() and key.isprintable() and " " not in key
     if repeated or not 1 <= len(key) <= 255 or not visible:
@@ -149,12 +149,13 @@ class _Keyed:
 
 
 def _identify(key: str, body: Any, identity: Identity | None) -> _Keyed:
+    req = request._get_current_object()  # one proxied access, not four
     try:
-        request_fingerprint = fingerprint(body, request.query_string)
+        request_fingerprint = fingerprint(body, req.query_string)
     except rfc8785.CanonicalizationError:
         raise InvalidJSON("body holds a value JSON cannot carry") from None
     caller = _caller(identity)
-    scope = scope_hash(caller, request.method, request.script_root + request.path, key)
+    scope = scope_hash(caller, req.method, req.script_root + req.path, key)
     return _Keyed(key, scope, caller, request_fingerprint)
 
 

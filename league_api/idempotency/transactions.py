@@ -210,10 +210,11 @@ class _Reads:
 
 
 def _pre_reads() -> _Reads:
-    found = g.get(_READS)
+    context = g._get_current_object()
+    found = context.get(_READS)
     if found is None:
         found = _Reads(default_engine())
-        setattr(g, _READS, found)
+        setattr(context, _READS, found)
     return found
 
 
