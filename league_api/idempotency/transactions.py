@@ -98,8 +98,10 @@ def configure_engine(
     """
     check_engine(engine)
     if engine.dialect.name != "sqlite":
-        if not event.contains(engine, "before_cursor_execute", _count_statement):
-            event.listen(engine, "before_cursor_execute", _count_statement)
+        # ``before_execute``: every Core, ORM and driver-SQL execution on the engine's
+        # connections, and unlike a cursor listener it keeps the direct read path (``_observed``).
+        if not event.contains(engine, "before_execute", _count_statement):
+            event.listen(engine, "before_execute", _count_statement)
         _configured.add(engine)
         return
     if engine in _configured:
@@ -182,18 +184,15 @@ class _Reads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection: Connection | None = None
-        if engine.dialect.name != "sqlite":
-            # Without autobegin: no transaction of SQLAlchemy's to end either.
-            connection = Connection(engine, _allow_autobegin=False)
-            self.connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            self.dbapi = connection.connection
-            return
         try:
             self.dbapi = engine.raw_connection()
         except engine.dialect.loaded_dbapi.Error:
             # Again through Core, which raises it wrapped (a 503 for an unusable file).
             self.connection = Connection(engine, _allow_autobegin=False)
             self.dbapi = self.connection.connection
+        if engine.dialect.name != "sqlite":
+            # psycopg: each statement commits alone (no BEGIN, no ROLLBACK), until ``close``.
+            self.dbapi.driver_connection.autocommit = True
 
     def core(self) -> Connection:
         """A Core connection on the same pool connection, for reads someone observes.
@@ -206,6 +205,9 @@ class _Reads:
         return self.connection
 
     def close(self) -> None:
+        driver = self.dbapi.driver_connection
+        if self.engine.dialect.name != "sqlite" and driver is not None and not driver.closed:
+            driver.autocommit = False  # back to the pool as the pool handed it out
         (self.connection or self.dbapi).close()
 
 
@@ -226,7 +228,8 @@ def release_read_connection(_error: BaseException | None = None) -> None:
 
 
 class _Prepared:
-    """A statement for SQLite compiled once, sent straight to the driver when nobody looks.
+    """A statement compiled once, sent straight to the driver when nobody looks (SQLite; on
+    PostgreSQL the reads before the write transaction).
 
     When nothing observes the engine's statements (no ``before/after_cursor_execute``
     listener, no echo), it runs on the DBAPI cursor: the same SQL and parameters SQLAlchemy
@@ -245,8 +248,19 @@ class _Prepared:
         self.statement = statement
         self.dialect = dialect
         self.sql = compiled.string
-        self.positions = tuple(compiled.positiontup or ())
         binds = compiled.binds
+        # qmark (sqlite3): a tuple in the order of the SQL; pyformat (psycopg): a dict by name.
+        self.named = dialect.paramstyle == "pyformat"
+        if self.named:
+            # By each bind's key (a caller's parameter, or an anonymous one with its value),
+            # sent under the name the SQL renders for it.
+            escaped = getattr(compiled, "escaped_bind_names", None) or {}
+            rendered = list(compiled.bind_names.items())
+            self.positions = tuple(bind.key for bind, _ in rendered)
+            self.names = tuple(escaped.get(name, name) for _, name in rendered)
+        else:
+            self.positions = tuple(compiled.positiontup or ())
+            self.names = self.positions
         self.optional = {name: bind.value for name, bind in binds.items() if not bind.required}
         self.bind_processors = tuple(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -257,7 +271,7 @@ class _Prepared:
         ]
         self.row = namedtuple("Row", [column.key for column in columns]) if columns else None  # noqa: PYI024
         self.direct = (
-            dialect.paramstyle == "qmark"
+            dialect.paramstyle in {"qmark", "pyformat"}
             and "POSTCOMPILE" not in self.sql
             and set(self.positions) <= set(binds)
             and not getattr(compiled, "insert_prefetch", None)
@@ -265,7 +279,7 @@ class _Prepared:
             and not any(bind.callable is not None for bind in binds.values())
         )
 
-    def values(self, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
+    def values(self, parameters: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any] | None:
         """The driver's parameters, or None if one is missing (Core then raises its error)."""
         try:
             raw = [
@@ -274,10 +288,11 @@ class _Prepared:
             ]
         except KeyError:
             return None
-        return tuple(
+        values = [
             value if process is None else process(value)
             for process, value in zip(self.bind_processors, raw, strict=True)
-        )
+        ]
+        return dict(zip(self.names, values, strict=True)) if self.named else tuple(values)
 
     def read_first(self, reads: _Reads, parameters: dict[str, Any]) -> Any:
         """A SELECT's first row on the pre-lock read connection (outside any transaction)."""
