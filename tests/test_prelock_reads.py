@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from league_api.db import db
+from league_api.idempotency import transactions
 
 TICKET = {"subject": "Lag", "description": "The lobby lags", "category": "technical_bug"}
 
@@ -30,8 +31,16 @@ def _answers(api) -> list[tuple[int, bytes, str | None]]:
 
 
 @pytest.mark.parametrize("observer", ["none", "engine", "connection class"])
-def test_reads_answer_alike_observed_or_not(app, api, observer):
+def test_reads_answer_alike_observed_or_not(app, api, observer, monkeypatch):
     seen: list[str] = []
+    direct: list[str] = []
+    run = transactions._Prepared._run
+
+    def spy(prepared, dbapi, values):
+        direct.append(prepared.sql)
+        return run(prepared, dbapi, values)
+
+    monkeypatch.setattr(transactions._Prepared, "_run", spy)
 
     def on_execute(_conn, _cursor, statement, *_args) -> None:
         seen.append(" ".join(statement.split()))
@@ -46,6 +55,9 @@ def test_reads_answer_alike_observed_or_not(app, api, observer):
         if observer != "none":
             event.remove(target, "before_cursor_execute", on_execute)
     assert answers == [(201, None), (201, "true"), (409, None), (200, None), (401, None)]
+    # Unobserved, every key lookup went straight to the driver (both databases); observed, none.
+    key_lookups = [sql for sql in direct if sql.startswith("SELECT api_keys.id")]
+    assert len(key_lookups) == (5 if observer == "none" else 0), direct
     if observer != "none":
         # Every read is seen: three keyed requests, a GET and the refused key authenticate.
         assert sum(text.startswith("SELECT api_keys.id") for text in seen) == 5, seen
