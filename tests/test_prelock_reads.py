@@ -41,6 +41,9 @@ def test_reads_answer_alike_observed_or_not(app, api, observer, monkeypatch):
         return run(prepared, dbapi, values)
 
     monkeypatch.setattr(transactions._Prepared, "_run", spy)
+    if observer == "none":
+        # SQLAlchemy leaves the Connection class flagged once any class listener was added.
+        monkeypatch.setattr(Connection, "_has_events", False)
 
     def on_execute(_conn, _cursor, statement, *_args) -> None:
         seen.append(" ".join(statement.split()))
@@ -103,3 +106,19 @@ def test_a_duplicate_key_met_by_the_drivers_insert_is_answered_from_the_winner(
     assert raised and issubclass(raised[0], IntegrityError)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(SupportTicket)) == 1
+
+
+@pytest.mark.backend("postgresql")
+def test_a_pooled_connection_psycopg_knows_is_closed_is_replaced(app, api):
+    """PostgreSQL's reads switch a raw pool connection to autocommit; one whose psycopg
+    connection was closed while it sat in the pool is dropped and the request still answers."""
+    assert api.post("/tickets", "alice", TICKET, key="dead-pooled").status_code == 201
+    with app.app_context():
+        pool = db.engine.pool
+    idle = list(pool._pool.queue)
+    assert idle, "the request returned its connections to the pool"
+    for record in idle:
+        record.dbapi_connection.close()
+    replay = api.post("/tickets", "alice", TICKET, key="dead-pooled")
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert api.get("/tickets", "alice").status_code == 200

@@ -191,8 +191,17 @@ class _Reads:
             self.connection = Connection(engine, _allow_autobegin=False)
             self.dbapi = self.connection.connection
         if engine.dialect.name != "sqlite":
-            # psycopg: each statement commits alone (no BEGIN, no ROLLBACK), until ``close``.
-            self.dbapi.driver_connection.autocommit = True
+            try:
+                # psycopg: each statement commits alone (no BEGIN, no ROLLBACK), until ``close``.
+                self.dbapi.driver_connection.autocommit = True
+            except engine.dialect.loaded_dbapi.Error:
+                # A connection psycopg knows is dead: drop it; a new one, or Core's wrapped
+                # error (a 503).
+                self.dbapi.invalidate()
+                self.connection = Connection(engine, _allow_autobegin=False).execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+                self.dbapi = self.connection.connection
 
     def core(self) -> Connection:
         """A Core connection on the same pool connection, for reads someone observes.
@@ -207,7 +216,10 @@ class _Reads:
     def close(self) -> None:
         driver = self.dbapi.driver_connection
         if self.engine.dialect.name != "sqlite" and driver is not None and not driver.closed:
-            driver.autocommit = False  # back to the pool as the pool handed it out
+            try:
+                driver.autocommit = False  # back to the pool as the pool handed it out
+            except self.engine.dialect.loaded_dbapi.Error:
+                self.dbapi.invalidate()
         (self.connection or self.dbapi).close()
 
 
