@@ -169,9 +169,10 @@ def answer_early(view: Callable[..., Any]) -> Response | None:
     """Steps 4 to 6 of a keyed request to an ``@idempotent`` view, before its transaction.
 
     For a request guard that runs after authentication and the key's checks: the key's
-    format, the body, then (SQLite) the lock-free read of the record. A replay or a conflict
-    is answered from it at once, without the session or any transaction; otherwise the view
-    runs and its decorator carries on from what was found here (PostgreSQL: the claim).
+    format, the body, then the committed record: SQLite's lock-free read, or on PostgreSQL
+    the one authentication joined (``record_scope_tail``). A replay or a conflict is answered
+    from it at once, without the session or any transaction; otherwise the view runs and its
+    decorator carries on from what was found here (PostgreSQL: the claim).
     """
     if not getattr(view, "idempotent", False):
         return None
@@ -180,20 +181,18 @@ def answer_early(view: Callable[..., Any]) -> Response | None:
         return None
     keyed = _identify(key, json_object_body(), getattr(view, "idempotency_identity", None))
     store = _store()
+    found: Claim | None = None
     if isinstance(store, SQLiteStore):
         found = store.claim_unlocked(keyed.scope, keyed.fingerprint)
-        if found.conflict or found.stored is not None:
-            release_read_connection()
-            _outcome("conflict" if found.conflict else "replayed")
-            return _answer_from_record(found)
         keyed = _Keyed(keyed.key, keyed.scope, keyed.caller, keyed.fingerprint, found)
     else:
         joined: JoinedRecord | None = g.pop(_JOINED, None)
         if joined is not None and joined.scope == keyed.scope and not joined.expired:
             found = joined.claim(keyed.fingerprint)
-            release_read_connection()
-            _outcome("conflict" if found.conflict else "replayed")
-            return _answer_from_record(found)
+    if found is not None and (found.conflict or found.stored is not None):
+        release_read_connection()
+        _outcome("conflict" if found.conflict else "replayed")
+        return _answer_from_record(found)
     setattr(g, _EARLY, keyed)
     return None
 

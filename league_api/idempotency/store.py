@@ -15,13 +15,12 @@ import functools
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     DateTime,
-    Row,
     Table,
     and_,
     bindparam,
@@ -102,7 +101,7 @@ class ClaimTimeout(Exception):
     """A duplicate held the key longer than the claim's lock timeout."""
 
 
-def _answer(row: Row, fingerprint: str) -> Claim:
+def _answer(row: Any, fingerprint: str) -> Claim:
     if row.fingerprint != fingerprint:
         return Claim(conflict=True)
     stored = StoredResponse(row.status_code, json.loads(row.headers or "{}"), row.body or b"")
@@ -248,30 +247,36 @@ def record_of_caller(records: Table, caller: ColumnElement) -> tuple[Any, list[A
     return onclause, columns
 
 
+class _RecordAnswer(NamedTuple):
+    """The columns ``_answer`` reads, taken from a joined row's labels."""
+
+    fingerprint: str
+    status_code: int
+    headers: str | None
+    body: bytes | None
+
+
 @dataclass(frozen=True, slots=True)
 class JoinedRecord:
     """A committed, complete record read through ``record_of_caller``'s columns."""
 
     scope: str
     expired: bool
-    fingerprint: str
-    stored: StoredResponse
+    record: _RecordAnswer
 
     @classmethod
     def of(cls, row: Any) -> JoinedRecord | None:
         """None when the row joined no record, or one never filled in."""
         if row is None or row.record_scope is None or row.record_status_code is None:
             return None
-        stored = StoredResponse(
-            row.record_status_code, json.loads(row.record_headers or "{}"), row.record_body or b""
+        record = _RecordAnswer(
+            row.record_fingerprint, row.record_status_code, row.record_headers, row.record_body
         )
-        return cls(row.record_scope, bool(row.record_expired), row.record_fingerprint, stored)
+        return cls(row.record_scope, bool(row.record_expired), record)
 
     def claim(self, fingerprint: str) -> Claim:
         """The answer for a request of this scope and ``fingerprint``: a replay or a conflict."""
-        if fingerprint != self.fingerprint:
-            return Claim(conflict=True)
-        return Claim(stored=self.stored)
+        return _answer(self.record, fingerprint)
 
 
 class SQLiteStore:
