@@ -147,12 +147,43 @@ class Kind:
 
 BASELINE = Kind("league", "none")
 
+# The floors: what any answer costs in the same harness before league_api does anything. They
+# bound from below what a replay could cost, however lean: ``floor-flask`` is bench/bare_app.py
+# (Flask parses the body and answers the same JSON), ``floor-wsgi`` a bare WSGI callable that
+# reads the body and answers a fixed stored response (an answer given before any app).
+FLOOR_LAYERS = ("floor-flask", "floor-wsgi")
+
 
 def kinds_for(layers: list[str]) -> list[Kind]:
     kinds = [BASELINE]
     for layer in layers:
-        kinds += [Kind(layer, mode) for mode in ("first", "replay", "conflict")]
+        modes = ("answer",) if layer in FLOOR_LAYERS else ("first", "replay", "conflict")
+        kinds += [Kind(layer, mode) for mode in modes]
     return kinds
+
+
+def make_floor_app(layer: str):
+    """A Flask app for a floor layer (so the test client is the same as for league_api)."""
+    from bare_app import ANSWER, create_bare_app
+
+    app = create_bare_app()
+    if layer == "floor-wsgi":
+        body = json.dumps(ANSWER).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Location", "/api/v1/tickets/" + ANSWER["ticketId"]),
+        ]
+
+        def stored_answer(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response("201 CREATED", headers)
+            return [body]
+
+        app.wsgi_app = stored_answer  # type: ignore[method-assign]
+    elif layer != "floor-flask":
+        raise ValueError(f"not a floor layer: {layer}")
+    return app
 
 
 def stored_keys(layer: str, count: int, tag: str) -> list[str]:

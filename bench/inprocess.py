@@ -11,6 +11,7 @@ from typing import Any
 
 import compare
 from common import (
+    FLOOR_LAYERS,
     PATH,
     Backend,
     Kind,
@@ -19,6 +20,7 @@ from common import (
     dispose,
     kinds_for,
     make_app,
+    make_floor_app,
     make_layer_app,
     reset_database,
     seed,
@@ -64,6 +66,9 @@ class Harness:
         if "idemkit-pg" in layers:
             compare.init_pg_table(backend.url)
         for layer in layers:
+            if layer in FLOOR_LAYERS:
+                self.apps[layer] = make_floor_app(layer)
+                continue
             app, store = make_layer_app(backend, layer, f"league-bench-{tag}")
             if store is not None:
                 self.stores[layer] = store
@@ -77,13 +82,15 @@ class Harness:
     def store_keys(self, count: int) -> None:
         """Store ``count`` keys per layer once, for the replay and conflict kinds."""
         for layer in self.apps:
+            if layer in FLOOR_LAYERS:
+                continue
             self.keys[layer] = stored_keys(layer, count, self.tag)
             first = Kind(layer, "first")
             for key in self.keys[layer]:
                 self.send(first, key)
 
     def key_for(self, kind: Kind) -> str | None:
-        if kind.mode == "none":
+        if kind.mode in {"none", "answer"}:
             return None
         if kind.mode == "first":
             return f"{self.tag}-{uuid.uuid4().hex}"
@@ -108,6 +115,8 @@ class Harness:
     def count_statements(self, result: Result) -> None:
         """What each kind sends to the app's database (and, for comparisons, to its store)."""
         for kind in self.kinds:
+            if kind.layer in FLOOR_LAYERS:
+                continue  # no database
             app = self.apps["league" if kind.mode == "none" else kind.layer]
             with app.app_context():
                 engine = db.engine
@@ -123,8 +132,9 @@ class Harness:
             result.statements[kind.name] = describe_statements(counter.labels)
 
     def close(self) -> None:
-        for app in self.apps.values():
-            dispose(app)
+        for layer, app in self.apps.items():
+            if layer not in FLOOR_LAYERS:
+                dispose(app)
 
 
 def measure(backend: Backend, layers: list[str], plan: Plan, tag: str) -> Result:

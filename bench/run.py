@@ -31,7 +31,7 @@ import inprocess
 import parts
 import server
 import targets
-from common import REPO_DIR, Backend, make_backends, quartiles, summary
+from common import FLOOR_LAYERS, REPO_DIR, Backend, make_backends, quartiles, summary
 from sqlalchemy import create_engine
 
 DOC = REPO_DIR / "docs" / "BENCHMARK.md"
@@ -48,6 +48,8 @@ LABELS = {
     "idemkit-pg:first": "idemkit + PostgreSQL, first request",
     "idemkit-pg:replay": "idemkit + PostgreSQL, replay",
     "idemkit-pg:conflict": "idemkit + PostgreSQL, conflict",
+    "floor-flask:answer": "floor: bare Flask view (parses the body, answers the JSON)",
+    "floor-wsgi:answer": "floor: bare WSGI callable (reads the body, answers stored bytes)",
 }
 
 
@@ -335,17 +337,22 @@ def headline(report: dict[str, Any]) -> list[str]:
 
 def targets_table(report: dict[str, Any]) -> list[str]:
     lines = [
-        "| issue 11 target | database | value | min-max over runs | target | met |",
-        "|---|---|---:|---:|---:|:---:|",
+        "| issue 11 target | database | value | min-max over runs | target | met "
+        "| floors: bare Flask / bare WSGI |",
+        "|---|---|---:|---:|---:|:---:|---:|",
     ]
     for result in targets.evaluate(report):
         runs = result["runs"]
         limit = f"{'<=' if result['at_most'] else '>='} {fmt(result['limit'])}x"
         over_runs = f"{fmt(min(runs))}-{fmt(max(runs))}" if len(runs) > 1 else "one run"
+        floor = result["floors"]
+        floor_text = " / ".join(
+            f"{fmt(floor[layer])}x" for layer in ("floor-flask", "floor-wsgi") if layer in floor
+        )
         lines.append(
             f"| {result['target']} | {result['label']} | **{fmt(result['value'])}x** "
             f"| {over_runs} | {limit} "
-            f"| {'yes' if result['met'] else '**no**'} |"
+            f"| {'yes' if result['met'] else '**no**'} | {floor_text or '-'} |"
         )
     return lines
 
@@ -386,7 +393,11 @@ def render(report: dict[str, Any]) -> str:
         "",
         "### Issue 11 targets",
         "",
-        "Ratios to the unkeyed request (in-process: time; under load: throughput).",
+        "Ratios to the unkeyed request (in-process: time; under load: throughput). The floors "
+        "are the same ratio for an answer that does no work of its own, in the same harness and "
+        "run: a bare Flask view that parses the body and answers the JSON, and a bare WSGI "
+        "callable that reads the body and answers stored bytes (`bench/common.py`, "
+        "`FLOOR_LAYERS`). No replay, however lean, can do better than the WSGI floor.",
         "",
         *targets_table(report),
         "",
@@ -498,6 +509,7 @@ def measure_run(
     try:
         for backend in backends:
             layers = compare.layers_for(backend.is_postgres) if use_compare else []
+            layers += list(FLOOR_LAYERS)
             part: dict[str, Any] = {"label": backend.label}
             run["backends"][backend.name] = part
             if not args.no_inprocess:

@@ -19,6 +19,7 @@ import compare
 import load
 from common import (
     BENCH_DIR,
+    FLOOR_LAYERS,
     PATH,
     Backend,
     Kind,
@@ -175,6 +176,8 @@ def measure(backend: Backend, layers: list[str], plan: LoadPlan, tag: str) -> Lo
         with context.Pool(plan.processes) as pool:
             keys = {}
             for layer in ["league", *layers]:
+                if layer in FLOOR_LAYERS:
+                    continue
                 keys[layer] = stored_keys(layer, plan.stored, f"{tag}-srv")
                 store = _task(Kind(layer, "first"), server.port, auth, [], tag)
                 for key in keys[layer]:

@@ -56,10 +56,27 @@ TARGETS = [
 
 def find_row(part: dict[str, Any], target: Target, layer: str = "league") -> dict | None:
     """The row of ``layer``'s kind for ``target`` in one backend's report, if it was measured."""
-    for row in part.get(target.part) or []:
-        if row["kind"] == f"{layer}:{target.mode}":
+    return _row(part, target.part, f"{layer}:{target.mode}")
+
+
+def _row(part: dict[str, Any], section: str, kind: str) -> dict | None:
+    for row in part.get(section) or []:
+        if row["kind"] == kind:
             return row
     return None
+
+
+def floors(part: dict[str, Any], target: Target) -> dict[str, float]:
+    """For a replay target: the same figure for the floors (bench/common.py, FLOOR_LAYERS),
+    the best any answer reaches in that harness, however little it does."""
+    if target.mode != "replay":
+        return {}
+    found = {}
+    for layer in ("floor-flask", "floor-wsgi"):
+        row = _row(part, target.part, f"{layer}:answer")
+        if row is not None:
+            found[layer] = row[target.field]
+    return found
 
 
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -81,6 +98,7 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "limit": limit,
                     "at_most": target.at_most,
                     "met": target.met(value, limit),
+                    "floors": floors(part, target),
                 }
             )
     return results

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from common import Backend, make_app, make_layer_app
+from common import FLOOR_LAYERS, Backend, make_app, make_floor_app, make_layer_app
 
 COMPARISON_LAYER_HEADER = "HTTP_X_BENCH_LAYER"
 
@@ -32,7 +32,10 @@ def create() -> Any:
 
         compare.add_deps_to_path()
     for name in names:
-        layers[name], _store = make_layer_app(backend, name, os.environ["BENCH_NAMESPACE"])
+        if name in FLOOR_LAYERS:
+            layers[name] = make_floor_app(name)
+        else:
+            layers[name], _store = make_layer_app(backend, name, os.environ["BENCH_NAMESPACE"])
 
     def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
         target = layers.get(environ.get(COMPARISON_LAYER_HEADER, ""), league)
