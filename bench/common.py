@@ -147,27 +147,39 @@ class Kind:
 
 BASELINE = Kind("league", "none")
 
-# The floors: what any answer costs in the same harness before league_api does anything. They
-# bound from below what a replay could cost, however lean: ``floor-flask`` is bench/bare_app.py
+# The floors: what an answer costs in the same harness when it does little or nothing of its
+# own. They bound from below what a replay could cost: ``floor-flask`` is bench/bare_app.py
 # (Flask parses the body and answers the same JSON), ``floor-wsgi`` a bare WSGI callable that
-# reads the body and answers a fixed stored response (an answer given before any app).
-FLOOR_LAYERS = ("floor-flask", "floor-wsgi")
+# reads the body and answers fixed bytes (an answer given before any app), ``floor-lean``
+# bench/lean_replay.py (the least a replay must do: the key's row, the scope and fingerprint,
+# the record's row, its stored answer; no Flask). ``floor-lean`` replays league_api's keys.
+FLOOR_LAYERS = ("floor-flask", "floor-wsgi", "floor-lean")
+
+
+def floor_mode(layer: str) -> str:
+    return "replay" if layer == "floor-lean" else "answer"
 
 
 def kinds_for(layers: list[str]) -> list[Kind]:
     kinds = [BASELINE]
     for layer in layers:
-        modes = ("answer",) if layer in FLOOR_LAYERS else ("first", "replay", "conflict")
-        kinds += [Kind(layer, mode) for mode in modes]
+        if layer in FLOOR_LAYERS:
+            kinds.append(Kind(layer, floor_mode(layer)))
+        else:
+            kinds += [Kind(layer, mode) for mode in ("first", "replay", "conflict")]
     return kinds
 
 
-def make_floor_app(layer: str):
+def make_floor_app(layer: str, backend: Backend):
     """A Flask app for a floor layer (so the test client is the same as for league_api)."""
     from bare_app import ANSWER, create_bare_app
 
     app = create_bare_app()
-    if layer == "floor-wsgi":
+    if layer == "floor-lean":
+        from lean_replay import make_lean_replay
+
+        app.wsgi_app = make_lean_replay(backend.url)  # type: ignore[method-assign]
+    elif layer == "floor-wsgi":
         body = json.dumps(ANSWER).encode()
         headers = [
             ("Content-Type", "application/json"),

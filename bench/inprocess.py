@@ -67,7 +67,7 @@ class Harness:
             compare.init_pg_table(backend.url)
         for layer in layers:
             if layer in FLOOR_LAYERS:
-                self.apps[layer] = make_floor_app(layer)
+                self.apps[layer] = make_floor_app(layer, backend)
                 continue
             app, store = make_layer_app(backend, layer, f"league-bench-{tag}")
             if store is not None:
@@ -88,6 +88,7 @@ class Harness:
             first = Kind(layer, "first")
             for key in self.keys[layer]:
                 self.send(first, key)
+        self.keys["floor-lean"] = self.keys["league"]
 
     def key_for(self, kind: Kind) -> str | None:
         if kind.mode in {"none", "answer"}:

@@ -187,6 +187,7 @@ def measure(backend: Backend, layers: list[str], plan: LoadPlan, tag: str) -> Lo
                     )
                     if status != 201:
                         raise RuntimeError(f"storing {layer} key: status {status}")
+            keys["floor-lean"] = keys["league"]
 
             def run(kind: Kind, per_thread: int) -> Phase:
                 task = _task(kind, server.port, auth, keys.get(kind.layer, []), tag)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common import FLOOR_LAYERS, Kind, floor_mode
+
 
 @dataclass(frozen=True)
 class Target:
@@ -72,8 +74,8 @@ def floors(part: dict[str, Any], target: Target) -> dict[str, float]:
     if target.mode != "replay":
         return {}
     found = {}
-    for layer in ("floor-flask", "floor-wsgi"):
-        row = _row(part, target.part, f"{layer}:answer")
+    for layer in FLOOR_LAYERS:
+        row = _row(part, target.part, Kind(layer, floor_mode(layer)).name)
         if row is not None:
             found[layer] = row[target.field]
     return found

@@ -33,7 +33,7 @@ def create() -> Any:
         compare.add_deps_to_path()
     for name in names:
         if name in FLOOR_LAYERS:
-            layers[name] = make_floor_app(name)
+            layers[name] = make_floor_app(name, backend)
         else:
             layers[name], _store = make_layer_app(backend, name, os.environ["BENCH_NAMESPACE"])
 
