@@ -272,7 +272,8 @@ def inprocess_table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {LABELS.get(row['kind'], row['kind'])} | **{fmt(row['ratio'])}x** "
             f"| {fmt(low)}-{fmt(high)} | {fmt(row['cpu_ratio'])}x | {row['added_us']:+.0f} us "
             f"| {row['median_us']:.0f} us | {row['p90_us']:.0f} us | {row['p99_us']:.0f} us "
-            f"| {row['cpu_median_us']:.0f} us | {row['statements']} | {row['commits']} |"
+            f"| {row['cpu_median_us']:.0f} us | {_count(row['statements'])} "
+            f"| {_count(row['commits'])} |"
         )
     return lines
 
@@ -294,12 +295,18 @@ def server_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 def statements_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| request | statements on the app's database, in order | other store |",
         "|---|---|---|",
     ]
     for row in rows:
+        if row["kind"].startswith("floor-"):
+            continue  # no SQLAlchemy engine to count on
         sequence = " · ".join(row["sequence"] or [])
         store = row["store_calls"]
         other = ", ".join(f"{name} x{count}" for name, count in store.items()) if store else ""
