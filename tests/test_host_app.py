@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from flask import Flask, abort, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import String, func, select
+from sqlalchemy import String, event, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import league_api
 from league_api import idempotency
 from league_api.errors import APIError
-from league_api.idempotency import decorator, idempotent
+from league_api.idempotency import decorator, idempotent, transactions
 from league_api.idempotency.model import record_model
 from league_api.jsonbody import json_object_body
 
@@ -191,6 +191,25 @@ def test_a_4xx_raised_after_a_write_is_stored_with_the_writes_rolled_back(host):
     assert again.headers["Idempotent-Replayed"] == "true"
     assert calls == ["nope"]
     assert count(app, HostNote) == 0
+
+
+@pytest.mark.backend("postgresql")
+def test_a_4xx_after_a_write_is_rolled_back_when_nothing_counts_the_statements(host):
+    """PostgreSQL tells a write by the statements counted on the engine; an engine without the
+    counter (never configured by the layer) is taken to have written, never to be clean."""
+    app, calls = host
+    with app.app_context():
+        engine = host_db.engine
+    event.remove(engine, "before_execute", transactions._count_statement)
+    engine.dispose()  # pool connections whose info never saw a count
+    try:
+        app.config["HOST_FAIL_NEXT"] = "reject"
+        first = post(app.test_client(), {"text": "nope"}, key="uncounted")
+        assert first.status_code == 422
+        assert count(app, HostNote) == 0
+        assert count(app, IdempotencyRecord) == 1
+    finally:
+        event.listen(engine, "before_execute", transactions._count_statement)
 
 
 def test_a_duplicate_that_commits_after_a_rolled_back_4xx_answers_both(host, monkeypatch):

@@ -4,6 +4,8 @@ does: a listener sees every such statement); so do the writes sent straight to t
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -122,3 +124,18 @@ def test_a_pooled_connection_psycopg_knows_is_closed_is_replaced(app, api):
     replay = api.post("/tickets", "alice", TICKET, key="dead-pooled")
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     assert api.get("/tickets", "alice").status_code == 200
+
+
+@pytest.mark.backend("postgresql")
+def test_a_read_connection_never_returns_to_the_pool_in_autocommit(app):
+    """Even when its request never closes it (a teardown before ours raised), the connection
+    the reads switched to autocommit is back in transactions when the pool takes it back."""
+    with app.app_context():
+        engine = db.engine
+        reads = transactions._Reads(engine)
+        assert reads.dbapi.driver_connection.autocommit
+        del reads  # never closed
+        gc.collect()
+        idle = list(engine.pool._pool.queue)
+    assert idle, "the collected connection went back to the pool"
+    assert not any(record.dbapi_connection.autocommit for record in idle)

@@ -7,6 +7,7 @@ Generic: knows nothing of leagues. The SQLAlchemy instance is the one passed to
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import weakref
 from collections import namedtuple
@@ -194,6 +195,10 @@ class _Reads:
             try:
                 # psycopg: each statement commits alone (no BEGIN, no ROLLBACK), until ``close``.
                 self.dbapi.driver_connection.autocommit = True
+                # And never back in the pool in autocommit, even if ``close`` is skipped (a
+                # teardown before ours raised; the fairy is garbage-collected): the pool runs
+                # this at check-in, after its reset, as for SQLAlchemy's own isolation level.
+                self.dbapi._connection_record.finalize_callback.append(_autocommit_off)
             except engine.dialect.loaded_dbapi.Error:
                 # A connection psycopg knows is dead: drop it; a new one, or Core's wrapped
                 # error (a 503).
@@ -221,6 +226,14 @@ class _Reads:
             except self.engine.dialect.loaded_dbapi.Error:
                 self.dbapi.invalidate()
         (self.connection or self.dbapi).close()
+
+
+def _autocommit_off(driver_connection: Any) -> None:
+    try:
+        driver_connection.autocommit = False
+    except Exception:  # noqa: BLE001 - a connection psycopg can no longer use
+        # Closed, it is refused at its next checkout and replaced, never used in autocommit.
+        driver_connection.close()
 
 
 def _pre_reads() -> _Reads:
@@ -454,11 +467,18 @@ def database_footprint() -> int:
     connection = session()().connection()
     if connection.dialect.name == "sqlite":
         return connection.connection.dbapi_connection.total_changes
-    return connection.info.get(_STATEMENTS_SENT, 0)
+    sent = connection.info.get(_STATEMENTS_SENT)
+    if sent is None:
+        # Nothing counts this connection's statements (its engine lacks ``_count_statement``;
+        # PostgreSQL's claim has always gone through it by now): assume the view wrote.
+        return next(_uncounted)
+    return sent
 
 
 # ``Connection.info`` key (it lives with the pool's connection): statements sent on it so far.
 _STATEMENTS_SENT = "league_api_statements_sent"
+# Footprints of connections nothing counts: never twice the same.
+_uncounted = itertools.count()
 
 
 def _count_statement(connection: Connection, *_args: Any) -> None:
