@@ -33,7 +33,7 @@ def init_app(app: Flask, db: Any = None, *, _standalone: bool = False) -> None:
     """
     from league_api import cli, idempotency, migrations, observability, ratelimit, serve
     from league_api import db as database
-    from league_api.api import api, register_converters
+    from league_api.api import api, keep_paths_exact, register_converters
     from league_api.auth import current_key_id
     from league_api.errors import register_error_handlers
 
@@ -50,6 +50,7 @@ def init_app(app: Flask, db: Any = None, *, _standalone: bool = False) -> None:
     observability.init_app(app, API_PREFIX)
     ratelimit.init_app(app, API_PREFIX)
     app.register_blueprint(api, url_prefix=API_PREFIX)
+    keep_paths_exact(app, API_PREFIX, whole_map=_standalone)
     cli.init_app(app)
     serve.init_app(app)
     migrations.init_app(app, standalone=_standalone)

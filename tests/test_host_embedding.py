@@ -125,6 +125,16 @@ def test_a_host_with_its_own_db_mounts_the_api_and_keeps_its_idempotent_view(hos
     assert runner.invoke(args=["idempotency", "purge"]).exit_code == 0
 
 
+def test_doubled_slashes_are_a_json_404_under_the_api_and_the_hosts_routes_keep_its_map(host):
+    client = host.test_client()
+    for method in ("GET", "POST", "OPTIONS"):
+        response = client.open("/api/v1//tickets", method=method, json={})
+        assert response.status_code == 404, method
+        assert response.get_json()["error"] == "error_not_found"
+    # The host's map is left as the host set it (Werkzeug merges, for the host's own routes).
+    assert host.url_map.merge_slashes
+
+
 def test_the_hosts_flask_db_migrate_proposes_nothing_for_league_tables(
     empty_database_url, tmp_path
 ):

@@ -265,6 +265,9 @@ UNKNOWN_PATHS = [
     "/api/v1/tickets",
     "/" + "x" * 3000,
     "/%F0%9F%92%A5",
+    "//tickets",
+    "/tickets//" + "0" * 32,
+    "/game//matches/create",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from league_api import docs_page, openapi, ratelimit
@@ -31,6 +32,27 @@ class IdConverter(BaseConverter):
 def register_converters(app) -> None:
     """Our routes' ``<api_id:...>``; named so no host app's own converter is replaced."""
     app.url_map.converters["api_id"] = IdConverter
+
+
+def keep_paths_exact(app, prefix: str, *, whole_map: bool) -> None:
+    """A path with doubled slashes names none of our routes: a JSON 404 for every method, not
+    Werkzeug's 308 to the merged path (an HTML page, and a write's body sent on to another URL).
+
+    ``whole_map`` (the standalone app, whose map is ours): Werkzeug never merges. Embedded, the
+    host's map keeps its setting for the host's routes, and a hook refuses doubled slashes
+    under ``prefix`` before routing's answer is used (per-rule settings would still let the
+    merged path's other methods answer 405).
+    """
+    if whole_map:
+        app.url_map.merge_slashes = False
+        return
+    under_prefix = prefix + "/"
+
+    @app.before_request
+    def _refuse_doubled_slashes() -> None:
+        path = request.path
+        if "//" in path and path.startswith(under_prefix):
+            raise NotFound()
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
