@@ -305,7 +305,7 @@ def statements_table(rows: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|",
     ]
     for row in rows:
-        if row["kind"].startswith("floor-"):
+        if row["kind"].partition(":")[0] in FLOOR_LAYERS:
             continue  # no SQLAlchemy engine to count on
         sequence = " · ".join(row["sequence"] or [])
         store = row["store_calls"]
